@@ -1,0 +1,74 @@
+/**
+ * Static cost estimates of a block, from the graph alone: parameters, FLOPs per token, KV-cache bytes
+ * per token. These feed the cost model that predicts stage times; they are estimates (elementwise ops
+ * are ignored), calibrated later against measured step times.
+ */
+import type { GraphIndex } from './graph-index';
+import type { IOSpec } from './manifest';
+import { type NodeProto, attr, elemTypeBytes, tensorDims, toNumber } from './onnx-proto';
+
+const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** Weight matrix of a MatMul-like node, if one of its inputs is an initializer: [K, N] flattened. */
+export function weightFlops(g: GraphIndex, node: NodeProto): number {
+  const op = node.opType ?? '';
+  const inputs = node.input ?? [];
+  if (op === 'MatMulNBits') {
+    return 2 * toNumber(attr(node, 'K')?.i) * toNumber(attr(node, 'N')?.i);
+  }
+  if (op === 'MatMul' || op === 'Gemm' || op === 'Attention' || op === 'MatMulInteger') {
+    for (const name of inputs.slice(0, 2)) {
+      const w = g.initializers.get(name);
+      if (w && tensorDims(w).length >= 2) return 2 * product(tensorDims(w));
+    }
+  }
+  return 0;
+}
+
+export interface BlockCosts {
+  params: number;
+  flopsPerToken: number;
+  kvBytesPerToken: number;
+}
+
+export function blockCosts(
+  g: GraphIndex,
+  nodes: readonly number[],
+  initializers: readonly string[],
+  cacheInputs: readonly IOSpec[],
+): BlockCosts {
+  let flops = 0;
+  const quantized = new Map<string, number>(); // packed 4-bit weights → their K×N
+  const quantAux = new Set<string>(); // scales and zero points: not parameters
+  for (const i of nodes) {
+    const node = g.nodes[i]!;
+    flops += weightFlops(g, node);
+    if (node.opType === 'MatMulNBits') {
+      const [, b, ...aux] = node.input ?? [];
+      if (b) quantized.set(b, toNumber(attr(node, 'K')?.i) * toNumber(attr(node, 'N')?.i));
+      for (const a of aux) if (a) quantAux.add(a);
+    }
+  }
+  let params = 0;
+  for (const name of initializers) {
+    if (quantAux.has(name)) continue;
+    params += quantized.get(name) ?? product(tensorDims(g.initializers.get(name)!));
+  }
+  let kv = 0;
+  for (const spec of cacheInputs) {
+    const fixed = spec.dims.filter((d): d is number => typeof d === 'number');
+    kv += product(fixed) * elemTypeBytes(spec.elemType);
+  }
+  return { params, flopsPerToken: flops, kvBytesPerToken: kv };
+}
+
+/** Hidden size from config.json (Llama-style or GPT-2-style) or genai_config.json, for attention FLOPs. */
+export function hiddenSizeOf(config: Record<string, unknown> | null): number | null {
+  if (!config) return null;
+  const pick = (o: unknown, key: string) =>
+    typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>)[key] === 'number'
+      ? ((o as Record<string, unknown>)[key] as number)
+      : null;
+  const decoder = pick(config, 'model') === null ? (config.model as Record<string, unknown> | undefined)?.decoder : null;
+  return pick(config, 'hidden_size') ?? pick(config, 'n_embd') ?? pick(decoder, 'hidden_size');
+}
