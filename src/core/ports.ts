@@ -2,6 +2,7 @@
  * The interfaces the core needs from the outside world. Adapters implement them; the core never imports
  * a runtime, network or storage library itself.
  */
+import type { IOSpec } from './graph/manifest';
 import type { NamedTensors } from './tensor';
 
 /** One loaded ONNX model (a stage, or a whole model) in some runtime: onnxruntime-web, -node, ... */
@@ -15,3 +16,38 @@ export interface ModelSession {
 
 /** Weights files by name (as the graph's external data refers to them) and their bytes. */
 export type ExternalFiles = ReadonlyMap<string, Uint8Array>;
+
+/** What a phone needs to start running its stage. */
+export interface StageLoadRequest {
+  /** The merged stage graph (see core/graph/merge-stage.ts); initializers refer to `weights` by name. */
+  readonly graph: Uint8Array;
+  /** The blocks' weights files, by the names the graph's external data uses. */
+  readonly weights: Readonly<Record<string, Uint8Array>>;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly cacheInputs: readonly string[];
+  readonly cacheOutputs: readonly string[];
+  /** Specs of the model's graph inputs (the cache inputs' dtypes and layouts come from here). */
+  readonly inputSpecs: readonly IOSpec[];
+  /** For the last stage: return only the last position's logits row, as `logits` of dims [V]. */
+  readonly trimLogits: boolean;
+  readonly threads?: number;
+}
+
+export interface StageStepResult {
+  /** The stage's non-cache outputs (its share of the data-transmission map, or the logits row). */
+  readonly outputs: NamedTensors;
+  /** Time the runtime spent on this step, in ms. */
+  readonly ms: number;
+}
+
+/**
+ * A stage that runs somewhere: in a Web Worker behind a proxy (browser), or in-process (tests). Both
+ * sides implement this one interface, so callers don't care which they talk to.
+ */
+export interface StageBackend {
+  load(req: StageLoadRequest): Promise<{ readonly backend: string; readonly loadMs: number }>;
+  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
+  release(requestId: string): Promise<void>;
+  dispose(): Promise<void>;
+}
