@@ -3,6 +3,7 @@
  * a runtime, network or storage library itself.
  */
 import type { IOSpec } from './graph/manifest';
+import type { Message } from './protocol/messages';
 import type { NamedTensors } from './tensor';
 
 /** One loaded ONNX model (a stage, or a whole model) in some runtime: onnxruntime-web, -node, ... */
@@ -50,4 +51,15 @@ export interface StageBackend {
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
   release(requestId: string): Promise<void>;
   dispose(): Promise<void>;
+}
+
+/** One ordered, reliable message channel to another device (a peer data channel, or a loopback). */
+export interface Link {
+  readonly remoteId: string;
+  send(message: Message): void;
+  close(): void;
+  onMessage(handler: (m: Message) => void): void;
+  onClose(handler: () => void): void;
+  /** A frame that could not be decoded; the link stays open. */
+  onRejected(handler: (error: Error) => void): void;
 }

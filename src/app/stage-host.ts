@@ -1,0 +1,116 @@
+/**
+ * The stage a device runs: on `assign` it fetches and verifies its blocks, merges them, loads them into
+ * its StageBackend (a Web Worker in the browser) and reports ready; on `activations` it runs one step
+ * and sends its outputs on — to the next stage, or (last stage) only the logits row to the leader.
+ * A failed step is reported to the leader; it never takes the device down.
+ */
+import { mergeStage } from '../core/graph/merge-stage';
+import type { Link, StageBackend } from '../core/ports';
+import type { Message, MessageOf, PhoneState, StageAssignment } from '../core/protocol/messages';
+import type { NamedTensors } from '../core/tensor';
+import { fetchManifest, fetchStageFiles } from './block-fetch';
+
+export interface StageHostDeps {
+  readonly backend: StageBackend;
+  /** The link to the leader (a loopback in the leader's own tab). */
+  readonly leader: Link;
+  /** Opens (or reuses) a link to another phone of the room. */
+  readonly linkTo: (peerId: string) => Promise<Link>;
+  readonly log: (line: string) => void;
+}
+
+export class StageHost {
+  private assignment: StageAssignment | null = null;
+  private next: Link | null = null;
+  private loading: Promise<void> | null = null;
+  state: PhoneState = 'joining';
+
+  constructor(private readonly deps: StageHostDeps) {}
+
+  private report(state: PhoneState, extra: Omit<MessageOf<'state'>, 'kind' | 'state'> = {}): void {
+    this.state = state;
+    this.deps.leader.send({ kind: 'state', state, ...extra });
+  }
+
+  /** Handles the messages meant for a stage; returns false for any other kind. */
+  handle(m: Message, from: Link): boolean {
+    switch (m.kind) {
+      case 'assign':
+        this.loading = this.load(m.assignment);
+        return true;
+      case 'activations':
+        void this.step(m, from);
+        return true;
+      case 'release':
+        void this.deps.backend.release(m.requestId);
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private async load(a: StageAssignment): Promise<void> {
+    await this.loading?.catch(() => {});
+    this.assignment = a;
+    this.next = null;
+    try {
+      const t0 = performance.now();
+      const manifest = await fetchManifest(a.modelBase);
+      const files = await fetchStageFiles(a.modelBase, manifest, a.firstBlock, a.lastBlock, (p) =>
+        this.report('loading', {
+          loaded: p.filesDone,
+          total: p.filesTotal,
+          detail: `${(p.loadedBytes / 1e6).toFixed(1)} of ${(p.totalBytes / 1e6).toFixed(1)} MB`,
+        }),
+      );
+      const stage = mergeStage(manifest, a.firstBlock, a.lastBlock, files.graphs);
+      const loaded = await this.deps.backend.load({
+        graph: stage.graph,
+        weights: files.weights,
+        inputs: stage.inputs,
+        outputs: stage.outputs,
+        cacheInputs: stage.cacheInputs,
+        cacheOutputs: stage.cacheOutputs,
+        inputSpecs: manifest.inputs,
+        trimLogits: a.nextPeer === null,
+      });
+      if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
+      this.report('ready', {
+        detail: `blocks ${a.firstBlock}–${a.lastBlock} on ${loaded.backend}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log(`stage load failed: ${message}`);
+      this.report('error', { detail: message });
+    }
+  }
+
+  private async step(m: MessageOf<'activations'>, from: Link): Promise<void> {
+    const a = this.assignment;
+    try {
+      await this.loading;
+      if (!a || this.state !== 'ready') throw new Error('this phone has no stage loaded');
+      const result = await this.deps.backend.step(m.requestId, m.step, m.tensors);
+      const stageTimesMs = [...m.stageTimesMs, result.ms];
+      if (this.next) {
+        const available: NamedTensors = { ...m.tensors, ...result.outputs };
+        const tensors: NamedTensors = {};
+        for (const name of a.forward) {
+          const t = available[name];
+          if (!t) throw new Error(`stage ${a.stageIndex} has no tensor ${name} to send on`);
+          tensors[name] = t;
+        }
+        this.next.send({ kind: 'activations', requestId: m.requestId, step: m.step, tensors, stageTimesMs });
+      } else {
+        const logits = result.outputs.logits;
+        if (!logits) throw new Error('the last stage produced no logits');
+        this.deps.leader.send({ kind: 'logits', requestId: m.requestId, step: m.step, logits, stageTimesMs });
+      }
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log(`step ${m.step} of ${m.requestId} failed: ${message}`);
+      this.deps.leader.send({ kind: 'error', requestId: m.requestId, message: `stage ${a?.stageIndex ?? '?'}: ${message}` });
+    }
+    void from;
+  }
+}

@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { type ModelAnalysis, analyzeModel } from './analyze';
+import { findCacheLayers } from './cache-tensors';
+import type { BlockPlan } from './partition';
+import { type DecoderOptions, buildDecoder, cacheNames, seededRandom } from './test-graphs';
+
+const analyze = (opts: DecoderOptions): ModelAnalysis => analyzeModel(buildDecoder(opts).bytes(), 'decoder.onnx');
+const nodeNames = (a: ModelAnalysis, b: BlockPlan) => b.nodes.map((i) => a.index.nodes[i]!.name!);
+const sorted = (xs: readonly string[]) => [...xs].sort();
+
+/** Structural checks any partition must pass, whatever the graph. */
+function expectValidChain(a: ModelAnalysis): void {
+  const g = a.index;
+  const blocks = a.partition.blocks;
+  const layers = findCacheLayers(g.graphInputs, g.graphOutputs, 'x');
+  const cache = new Set(layers.flatMap((l) => [...l.inputs, ...l.outputs]));
+  const dataInputs = g.graphInputs.filter((n) => !cache.has(n));
+  blocks.forEach((b, k) => {
+    expect(b.index).toBe(k);
+    const earlier = new Set(blocks.slice(0, k).flatMap((e) => e.outputs));
+    const own = b.layer === null ? [] : layers[b.layer]!.inputs;
+    for (const name of b.inputs) {
+      expect(dataInputs.includes(name) || own.includes(name) || earlier.has(name), `block ${k} reads ${name}`).toBe(
+        true,
+      );
+    }
+    const later = new Set(blocks.slice(k + 1).flatMap((e) => e.inputs));
+    for (const name of b.outputs) {
+      expect(g.graphOutputs.includes(name) || later.has(name), `block ${k} gives ${name} to nobody`).toBe(true);
+    }
+    // a block's nodes find every input inside the block, in its static copies, or among its inputs
+    const have = new Set([...b.inputs, ...b.initializers]);
+    for (const i of [...b.staticNodes, ...b.nodes].sort((x, y) => x - y)) {
+      for (const name of g.nodeInputs[i]!) expect(have.has(name), `block ${k}: ${name} missing`).toBe(true);
+      for (const o of g.nodeOutputs[i]!) have.add(o);
+    }
+    for (const o of b.outputs) expect(have.has(o)).toBe(true);
+  });
+  // every non-static node is computed exactly once; static nodes never are
+  const placed = blocks.flatMap((b) => b.nodes);
+  expect(new Set(placed).size).toBe(placed.length);
+  expect(sorted(placed.map(String))).toEqual(sorted(g.nodes.flatMap((_, i) => (g.isStatic[i] ? [] : [String(i)]))));
+  // every graph output comes out of exactly one block
+  for (const o of g.graphOutputs) expect(blocks.filter((b) => b.outputs.includes(o))).toHaveLength(1);
+}
+
+function expectLayerStructure(a: ModelAnalysis, opts: DecoderOptions): void {
+  const L = opts.layers ?? 2;
+  const blocks = a.partition.blocks;
+  const pos = opts.positionIds ?? true;
+  expect(a.partition.numLayers).toBe(L);
+  expect(blocks.map((b) => [b.kind, b.layer])).toEqual([
+    ['prologue', null],
+    ...Array.from({ length: L }, (_, i) => ['layer', i]),
+    ['epilogue', null],
+  ]);
+  const prologue = blocks[0]!;
+  expect(sorted(nodeNames(a, prologue))).toEqual(pos ? ['embed', 'pos.cast', 'pos.sin'] : ['embed']);
+  expect(sorted(prologue.inputs)).toEqual(pos ? ['input_ids', 'position_ids'] : ['input_ids']);
+  expect(sorted(prologue.outputs)).toEqual(pos ? ['h0', 'rope'] : ['h0']);
+  for (let i = 0; i < L; i++) {
+    const b = blocks[i + 1]!;
+    const { past, present } = cacheNames(opts, i);
+    // all of layer i's nodes, its input norm and MLP included, and nothing else
+    expect(nodeNames(a, b).every((n) => n.startsWith(`L${i}.`))).toBe(true);
+    expect(nodeNames(a, b)).toHaveLength(a.index.nodes.filter((n) => n.name!.startsWith(`L${i}.`)).length);
+    expect(sorted(b.inputs)).toEqual(sorted([`h${i}`, ...(pos ? ['rope'] : []), ...past]));
+    expect(sorted(b.outputs)).toEqual(sorted([`h${i + 1}`, ...present]));
+    expect(b.cacheInputs).toEqual(past);
+    expect(b.cacheOutputs).toEqual(present);
+  }
+  const epilogue = blocks.at(-1)!;
+  expect(nodeNames(a, epilogue)).toContain('lm_head');
+  expect(nodeNames(a, epilogue).every((n) => n === 'lm_head' || n.startsWith('final.norm.'))).toBe(true);
+  expect(epilogue.inputs).toEqual([`h${L}`]);
+  expect(epilogue.outputs).toEqual(['logits']);
+  expect(prologue.cacheInputs.length + epilogue.cacheOutputs.length).toBe(0);
+}
+
+const VARIANTS: [string, DecoderOptions][] = [
+  ['sequential residual, Optimum cache names, 3 layers', { layers: 3 }],
+  ['parallel residual', { layers: 3, parallelResidual: true }],
+  ['no position_ids', { layers: 2, positionIds: false }],
+  ['stacked past_N / present_N', { layers: 2, cacheNaming: 'stacked' }],
+  ['tied embedding', { layers: 2, tiedEmbedding: true }],
+  ['one layer', { layers: 1 }],
+  ['five layers, parallel, stacked, no positions', { layers: 5, parallelResidual: true, cacheNaming: 'stacked', positionIds: false }],
+];
+
+describe.each(VARIANTS)('partition of a synthetic decoder: %s', (_, opts) => {
+  it('is a valid chain of blocks', () => expectValidChain(analyze(opts)));
+  it('is prologue, one block per layer holding that layer, epilogue holding the final norm and LM head', () =>
+    expectLayerStructure(analyze(opts), opts));
+});
+
+describe('partition details', () => {
+  it('computes the position value once, in the prologue, and sends it to every layer', () => {
+    const a = analyze({ layers: 4 });
+    const blocks = a.partition.blocks;
+    const producers = blocks.filter((b) => nodeNames(a, b).some((n) => n.startsWith('pos.')));
+    expect(producers.map((b) => b.kind)).toEqual(['prologue']);
+    expect(blocks[0]!.outputs).toContain('rope');
+    expect(blocks.filter((b) => b.inputs.includes('rope')).map((b) => b.layer)).toEqual([0, 1, 2, 3]);
+    expect(blocks.some((b) => b.inputs.includes('pos_f') || b.inputs.includes('position_ids') && b.index > 0)).toBe(
+      false,
+    );
+  });
+
+  it('lists a tied embedding table as an initializer of both the prologue and the epilogue', () => {
+    const blocks = analyze({ layers: 2, tiedEmbedding: true }).partition.blocks;
+    expect(blocks.filter((b) => b.initializers.includes('embed')).map((b) => b.kind)).toEqual(['prologue', 'epilogue']);
+    expect(blocks.at(-1)!.initializers).not.toContain('lm_head.w');
+    const untied = analyze({ layers: 2 }).partition.blocks;
+    expect(untied.filter((b) => b.initializers.includes('embed')).map((b) => b.kind)).toEqual(['prologue']);
+    expect(untied.at(-1)!.initializers).toContain('lm_head.w');
+  });
+
+  it('copies a Constant read by every layer into each block as a static node, never as a block input', () => {
+    const a = analyze({ layers: 3, sharedConstant: true });
+    const eps = a.index.nodes.findIndex((n) => n.name === 'eps');
+    expect(a.index.isStatic[eps]).toBe(true);
+    for (const b of a.partition.blocks) {
+      expect(b.nodes).not.toContain(eps);
+      expect(b.inputs).not.toContain('eps');
+      expect(b.outputs).not.toContain('eps');
+    }
+    expect(a.partition.blocks.filter((b) => b.staticNodes.includes(eps)).map((b) => b.kind)).toEqual([
+      'layer',
+      'layer',
+      'layer',
+      'epilogue',
+    ]);
+  });
+
+  it('gives a scalar initializer read by every layer to each block that reads it', () => {
+    const a = analyze({ layers: 2, sharedConstant: false });
+    expect(a.partition.blocks.filter((b) => b.initializers.includes('eps')).map((b) => b.index)).toEqual([1, 2, 3]);
+    expect(a.partition.blocks.every((b) => b.staticNodes.length === 0)).toBe(true);
+  });
+
+  it('gives each block exactly the initializers its nodes read', () => {
+    const a = analyze({ layers: 2 });
+    for (const b of a.partition.blocks) {
+      const read = new Set(
+        [...b.nodes, ...b.staticNodes].flatMap((i) => a.index.nodeInputs[i]!.filter((n) => a.index.initializers.has(n))),
+      );
+      expect(sorted(b.initializers)).toEqual(sorted([...read]));
+    }
+  });
+
+  it('does not depend on the file order of nodes or on node names', () => {
+    const opts: DecoderOptions = { layers: 3, parallelResidual: true };
+    const byOutput = (a: ModelAnalysis) =>
+      a.partition.blocks.map((b) => sorted(b.nodes.map((i) => a.index.nodeOutputs[i]!.join('+'))));
+    const reference = byOutput(analyze(opts));
+    const rand = seededRandom(5);
+    for (let trial = 0; trial < 5; trial++) {
+      const g = buildDecoder(opts);
+      for (let i = g.nodes.length - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [g.nodes[i], g.nodes[j]] = [g.nodes[j]!, g.nodes[i]!];
+      }
+      for (const n of g.nodes) n.name = '';
+      const a = analyzeModel(g.bytes(), 'shuffled.onnx');
+      expectValidChain(a);
+      expect(byOutput(a)).toEqual(reference);
+    }
+  });
+
+  // QUESTIONABLE (tie-break): weightFlops only sees a MatMul whose weight IS an initializer. With QDQ
+  // weights (MatMul(x, DequantizeLinear(w_q, scale))) every matmul counts as weightless, so the cut
+  // between layers i and i+1 lands at `L<i>.mid` and layer i's whole MLP moves into layer i+1's block
+  // (the last layer's MLP into the epilogue). Chaining stays correct; layer blocks are mis-sized and
+  // their FLOPs/params read 0. Same for a tied LM head via a static Transpose of the embedding table.
+  it.fails("keeps each layer's MLP in its block when weights come through a static DequantizeLinear", () => {
+    const g = buildDecoder({ layers: 2 });
+    g.init('scale', []);
+    for (const n of [...g.nodes]) {
+      const w = n.input?.[1] ?? '';
+      if (n.opType !== 'MatMul' || !g.initBytes.has(w)) continue;
+      g.node('DequantizeLinear', [w, 'scale'], [`${w}.dq`], `${w}.dq`);
+      n.input![1] = `${w}.dq`;
+    }
+    const a = analyzeModel(g.bytes(), 'qdq.onnx');
+    expectValidChain(a); // passes: the chain itself is fine
+    expectLayerStructure(a, { layers: 2 }); // fails: block of layer 1 starts with L0.ln2.*
+  });
+
+  // QUESTIONABLE: any graph output other than the caches is weighted like the logits (2 tensors). An
+  // extra hidden-state output (h1, as with output_hidden_states) makes the cut avoid producing it in
+  // layer 0's block: layer 0's MLP and h1 move into layer 1's block.
+  it.fails('keeps the layer structure when a hidden state is also a graph output', () => {
+    const g = buildDecoder({ layers: 2 });
+    g.output('h1');
+    const a = analyzeModel(g.bytes(), 'hidden.onnx');
+    expectValidChain(a);
+    expect(a.partition.blocks[1]!.outputs).toContain('h1');
+  });
+});

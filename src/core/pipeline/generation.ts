@@ -1,0 +1,77 @@
+/**
+ * The leader's generation loop: prefill, then one token per step through the pipeline, sampling each
+ * next token. Where the stages run (this tab, a worker, other phones) is behind `runStep`.
+ */
+import type { IOSpec } from '../graph/manifest';
+import type { SamplingParams } from '../protocol/messages';
+import { createRng, sampleToken, validateSamplingParams } from '../sampling';
+import type { NamedTensors } from '../tensor';
+import { stepInputs } from './model-inputs';
+
+export interface StepOutcome {
+  readonly logits: Float32Array;
+  /** Time each stage spent on this step, in pipeline order. */
+  readonly stageTimesMs: readonly number[];
+}
+
+export type RunStep = (requestId: string, step: number, inputs: NamedTensors) => Promise<StepOutcome>;
+
+export interface GenerationRequest {
+  readonly requestId: string;
+  readonly promptIds: readonly number[];
+  readonly params: SamplingParams;
+  readonly stopIds: ReadonlySet<number>;
+  /** The model's graph inputs that the leader feeds (ids, mask, positions). */
+  readonly inputSpecs: readonly IOSpec[];
+  readonly signal?: AbortSignal;
+  readonly onToken?: (id: number, index: number) => void;
+}
+
+export interface GenerationResult {
+  readonly generatedIds: number[];
+  readonly stoppedBy: 'stop-token' | 'max-tokens' | 'aborted';
+  /** Wall time of each step (prefill first), in ms. */
+  readonly stepMs: number[];
+  readonly stageTimesMs: (readonly number[])[];
+}
+
+export async function generate(req: GenerationRequest, runStep: RunStep): Promise<GenerationResult> {
+  validateSamplingParams(req.params);
+  if (req.promptIds.length === 0) throw new Error('the prompt is empty (not even a BOS token)');
+  const rng = createRng(req.params.seed);
+  const generatedIds: number[] = [];
+  const stepMs: number[] = [];
+  const stageTimesMs: (readonly number[])[] = [];
+  const history = [...req.promptIds];
+  let ids: readonly number[] = req.promptIds;
+  let past = 0;
+  for (let step = 0; generatedIds.length < req.params.maxNewTokens; step++) {
+    if (req.signal?.aborted) return { generatedIds, stoppedBy: 'aborted', stepMs, stageTimesMs };
+    const t0 = performance.now();
+    const out = await runStep(req.requestId, step, stepInputs(req.inputSpecs, ids, past));
+    stepMs.push(performance.now() - t0);
+    stageTimesMs.push(out.stageTimesMs);
+    past += ids.length;
+    const next = sampleToken(out.logits, req.params, history, rng);
+    if (req.stopIds.has(next)) return { generatedIds, stoppedBy: 'stop-token', stepMs, stageTimesMs };
+    generatedIds.push(next);
+    history.push(next);
+    req.onToken?.(next, generatedIds.length - 1);
+    ids = [next];
+  }
+  return { generatedIds, stoppedBy: 'max-tokens', stepMs, stageTimesMs };
+}
+
+/** Stop ids from the model's configs: eos (one or several) and, for llama2.c-style models, BOS. */
+export function stopIdsOf(config: Record<string, unknown> | null, generationConfig: Record<string, unknown> | null): Set<number> {
+  const ids = new Set<number>();
+  const add = (v: unknown) => {
+    if (typeof v === 'number') ids.add(v);
+    else if (Array.isArray(v)) for (const x of v) add(x);
+  };
+  add(generationConfig?.eos_token_id);
+  add(config?.eos_token_id);
+  // llama2.c models (stories*) end a story by emitting BOS; a continuation never needs BOS mid-text.
+  add(generationConfig?.bos_token_id ?? config?.bos_token_id);
+  return ids;
+}

@@ -1,0 +1,175 @@
+/**
+ * Turns an untrusted, already JSON-parsed frame header into a typed Message, field by field, per
+ * kind. Tensor descriptors are handed to `readTensor` (supplied by the codec, which knows the frame's
+ * bytes), so this file stays about message shapes only.
+ */
+import type { NamedTensors, Tensor } from '../tensor';
+import {
+  expectObject,
+  type JsonObject,
+  own,
+  readArray,
+  readBoolean,
+  readFiniteNumber,
+  readFiniteNumberArray,
+  readNonNegativeInteger,
+  readNonNegativeIntegerArray,
+  readNullableString,
+  readOneOf,
+  readOptionalFiniteNumber,
+  readOptionalString,
+  readString,
+  readStringArray,
+  withOptional,
+} from './header-fields';
+import {
+  type DeviceCaps,
+  type Message,
+  type MessageKind,
+  PHONE_STATES,
+  type PhoneInfo,
+  type StageAssignment,
+} from './messages';
+import { ProtocolError } from './protocol-error';
+
+/** Resolves one tensor descriptor found at `path` in the header into a tensor. */
+export type TensorReader = (descriptor: unknown, path: string) => Tensor;
+
+export function validateMessage(header: unknown, kind: MessageKind, readTensor: TensorReader): Message {
+  const h = expectObject(header, 'header');
+  const headerKind = own(h, 'kind');
+  if (headerKind !== kind) {
+    throw new ProtocolError(
+      `header kind ${JSON.stringify(headerKind)} does not match frame kind code (${kind})`,
+    );
+  }
+  const p = kind;
+  switch (kind) {
+    case 'hello':
+      return {
+        kind,
+        name: readString(h, 'name', p),
+        secret: readString(h, 'secret', p),
+        caps: readDeviceCaps(expectObject(own(h, 'caps'), `${p}.caps`), `${p}.caps`),
+      };
+    case 'welcome':
+      return { kind, roomId: readString(h, 'roomId', p), phoneId: readString(h, 'phoneId', p) };
+    case 'refused':
+      return { kind, reason: readString(h, 'reason', p) };
+    case 'roster':
+      return {
+        kind,
+        phones: readArray(h, 'phones', p).map((v, i) => readPhoneInfo(v, `${p}.phones[${i}]`)),
+        planId: readNullableString(h, 'planId', p),
+      };
+    case 'state':
+      return withOptional(
+        { kind, state: readOneOf(h, 'state', PHONE_STATES, p) },
+        {
+          loaded: readOptionalFiniteNumber(h, 'loaded', p),
+          total: readOptionalFiniteNumber(h, 'total', p),
+          detail: readOptionalString(h, 'detail', p),
+        },
+      );
+    case 'assign':
+      return { kind, assignment: readStageAssignment(own(h, 'assignment'), `${p}.assignment`) };
+    case 'activations':
+      return {
+        kind,
+        requestId: readString(h, 'requestId', p),
+        step: readNonNegativeInteger(h, 'step', p),
+        tensors: readNamedTensors(own(h, 'tensors'), `${p}.tensors`, readTensor),
+        stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
+      };
+    case 'logits':
+      return {
+        kind,
+        requestId: readString(h, 'requestId', p),
+        step: readNonNegativeInteger(h, 'step', p),
+        logits: readTensor(own(h, 'logits'), `${p}.logits`),
+        stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
+      };
+    case 'release':
+      return { kind, requestId: readString(h, 'requestId', p) };
+    case 'error':
+      return withOptional(
+        { kind, message: readString(h, 'message', p) },
+        { requestId: readOptionalString(h, 'requestId', p) },
+      );
+    case 'ping':
+    case 'pong':
+      return { kind, nonce: readFiniteNumber(h, 'nonce', p), sentAt: readFiniteNumber(h, 'sentAt', p) };
+    default: {
+      const unreachable: never = kind;
+      throw new ProtocolError(`unhandled message kind ${String(unreachable)}`);
+    }
+  }
+}
+
+function readDeviceCaps(c: JsonObject, path: string): DeviceCaps {
+  return withOptional(
+    {
+      hardwareConcurrency: readNonNegativeInteger(c, 'hardwareConcurrency', path),
+      webgpu: readBoolean(c, 'webgpu', path),
+      userAgent: readString(c, 'userAgent', path),
+    },
+    { deviceMemoryGB: readOptionalFiniteNumber(c, 'deviceMemoryGB', path) },
+  );
+}
+
+function readPhoneInfo(value: unknown, path: string): PhoneInfo {
+  const o = expectObject(value, path);
+  let blocks: [number, number] | undefined;
+  if (own(o, 'blocks') !== undefined) {
+    const range = readNonNegativeIntegerArray(o, 'blocks', path);
+    const [first, last] = range;
+    if (range.length !== 2 || first === undefined || last === undefined) {
+      throw new ProtocolError(`${path}.blocks must be [first, last]`);
+    }
+    blocks = [first, last];
+  }
+  return withOptional(
+    {
+      id: readString(o, 'id', path),
+      name: readString(o, 'name', path),
+      state: readOneOf(o, 'state', PHONE_STATES, path),
+    },
+    {
+      loaded: readOptionalFiniteNumber(o, 'loaded', path),
+      total: readOptionalFiniteNumber(o, 'total', path),
+      detail: readOptionalString(o, 'detail', path),
+      blocks,
+    },
+  );
+}
+
+function readStageAssignment(value: unknown, path: string): StageAssignment {
+  const o = expectObject(value, path);
+  const stageIndex = readNonNegativeInteger(o, 'stageIndex', path);
+  const stageCount = readNonNegativeInteger(o, 'stageCount', path);
+  // The one structural invariant every consumer relies on; block ranges are left to the planner.
+  if (stageIndex >= stageCount) {
+    throw new ProtocolError(`${path}.stageIndex ${stageIndex} must be below stageCount ${stageCount}`);
+  }
+  return {
+    stageIndex,
+    stageCount,
+    modelBase: readString(o, 'modelBase', path),
+    firstBlock: readNonNegativeInteger(o, 'firstBlock', path),
+    lastBlock: readNonNegativeInteger(o, 'lastBlock', path),
+    nextPeer: readNullableString(o, 'nextPeer', path),
+    forward: readStringArray(o, 'forward', path),
+    planId: readString(o, 'planId', path),
+  };
+}
+
+function readNamedTensors(value: unknown, path: string, readTensor: TensorReader): NamedTensors {
+  const o = expectObject(value, path);
+  // fromEntries defines own properties, so a tensor named "__proto__" stays an ordinary entry.
+  return Object.fromEntries(
+    Object.entries(o).map(([name, descriptor]) => [
+      name,
+      readTensor(descriptor, `${path}[${JSON.stringify(name)}]`),
+    ]),
+  );
+}

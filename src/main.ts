@@ -1,0 +1,2 @@
+/** Entry point: the page is one element; everything else is wired inside it. */
+import './ui/chorus-app';

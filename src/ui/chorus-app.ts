@@ -1,0 +1,100 @@
+/** The page: create or join a room, see its phones, and (on the leader) load a model and prompt it. */
+import { LitElement, css, html } from 'lit';
+import { customElement, state } from 'lit/decorators.js';
+import QRCode from 'qrcode';
+import { RoomController } from './room-controller';
+import './phone-card';
+import './prompt-panel';
+import type { GenerateDetail } from './prompt-panel';
+
+@customElement('chorus-app')
+export class ChorusApp extends LitElement {
+  private readonly room = new RoomController(this);
+  @state() private qr = '';
+  @state() private model = '';
+
+  static override styles = css`
+    :host { display: block; max-width: 760px; margin: 0 auto; padding: 16px; font-family: system-ui, sans-serif; color: #223; }
+    h1 { margin: 0 0 4px; } .sub { color: #667; margin-bottom: 16px; }
+    .phones { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 8px; margin: 12px 0; }
+    .error { background: #fde0e0; padding: 8px 12px; border-radius: 8px; margin: 8px 0; }
+    .join { display: flex; gap: 16px; align-items: center; background: #f6f6fb; padding: 12px; border-radius: 10px; }
+    .join a { word-break: break-all; font-size: 0.85em; }
+    section { margin: 16px 0; }
+    button { font: inherit; padding: 6px 14px; }
+    pre { font-size: 0.75em; background: #f6f6fb; padding: 8px; border-radius: 8px; overflow: auto; max-height: 10em; }
+  `;
+
+  override updated(): void {
+    const link = this.room.joinLink;
+    if (link && !this.qr) void QRCode.toDataURL(link, { margin: 1, width: 160 }).then((url) => (this.qr = url));
+  }
+
+  private renderHome() {
+    return html`
+      <section>
+        <p>Run one language model across a few phones on the same Wi-Fi. Make a room here, then open its link
+        (or scan its QR code) on the other phones.</p>
+        <button data-testid="create-room" @click=${() => this.room.create()}>Create room</button>
+      </section>`;
+  }
+
+  private renderLeader() {
+    const r = this.room;
+    const leader = r.leader!;
+    const models = r.models;
+    const selected = this.model || models[0]?.url || '';
+    const ready = !!leader.plan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
+    return html`
+      <div class="join">
+        ${this.qr ? html`<img alt="QR code of the join link" src=${this.qr} width="160" height="160" />` : null}
+        <div>Open on the other phones:<br /><a data-testid="join-link" href=${r.joinLink!}>${r.joinLink}</a></div>
+      </div>
+      <section>
+        <label>Model
+          <select data-testid="model-select" @change=${(e: Event) => (this.model = (e.target as HTMLSelectElement).value)}>
+            ${models.map((m) => html`<option value=${m.url} ?selected=${m.url === selected}>${m.name}</option>`)}
+          </select>
+        </label>
+        <button data-testid="load-model" ?disabled=${!selected || r.loadingModel || r.generating}
+          @click=${() => r.loadModel(selected)}>${leader.plan ? 'Re-plan and load' : 'Load model on these phones'}</button>
+        ${models.length === 0 ? html`<p>No models served: start the server with <code>--model name=dir</code>.</p>` : null}
+      </section>
+      <prompt-panel data-testid="prompt-panel" .busy=${r.generating} .ready=${ready} .output=${r.output}
+        @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
+        @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
+        @stop=${() => r.stop()}></prompt-panel>
+      ${r.result
+        ? html`<p data-testid="result" data-json=${JSON.stringify({
+            generatedIds: r.result.generatedIds,
+            promptIds: r.result.promptIds,
+            text: r.result.text,
+            tokensPerSecond: r.result.tokensPerSecond,
+            stoppedBy: r.result.stoppedBy,
+            stepMs: r.result.stepMs,
+            stageTimesMs: r.result.stageTimesMs,
+            plan: leader.plan,
+          })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
+        : null}`;
+  }
+
+  override render() {
+    const r = this.room;
+    const selfId = r.leader ? 'leader' : r.member?.id;
+    return html`
+      <h1>Chorus</h1>
+      <div class="sub">${r.phase === 'member' ? 'This phone is part of a room.' : 'Phones running one model together.'}</div>
+      ${r.error ? html`<div class="error" data-testid="room-error">${r.error}</div>` : null}
+      ${r.member?.leaderGone ? html`<div class="error">The leader has left; this room is over.</div>` : null}
+      ${r.phase === 'home' ? this.renderHome() : null}
+      ${r.phase === 'connecting' ? html`<p>Connecting…</p>` : null}
+      ${r.phase === 'leader' ? this.renderLeader() : null}
+      ${r.phones.length
+        ? html`<div class="phones" data-testid="phone-list">
+            ${r.phones.map((p) => html`<phone-card data-testid="phone-card" data-state=${p.state} .phone=${p} ?self=${p.id === selfId}></phone-card>`)}
+          </div>`
+        : null}
+      <details><summary>Log</summary><pre data-testid="log">${r.log.join('\n')}</pre></details>
+    `;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * All of the page's async state lives here, not in elements: creating or joining a room, loading a
+ * model, generating. Elements render `host` state and call these methods.
+ */
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { SignalingServer } from '../adapters/peer/peer-node';
+import { type GenerationOutput, Leader } from '../app/leader';
+import { Member } from '../app/member';
+import type { DeviceCaps, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import { WorkerStageBackend } from '../worker/inference-client';
+
+export interface ModelEntry {
+  readonly name: string;
+  readonly url: string;
+}
+
+export type Phase = 'home' | 'connecting' | 'leader' | 'member' | 'failed';
+
+function signalingServer(): SignalingServer {
+  const secure = location.protocol === 'https:';
+  return { host: location.hostname, port: Number(location.port) || (secure ? 443 : 80), path: '/peerjs', secure };
+}
+
+function deviceCaps(): DeviceCaps {
+  const nav = navigator as Navigator & { deviceMemory?: number; gpu?: unknown };
+  return {
+    hardwareConcurrency: nav.hardwareConcurrency ?? 1,
+    ...(nav.deviceMemory !== undefined ? { deviceMemoryGB: nav.deviceMemory } : {}),
+    webgpu: nav.gpu !== undefined,
+    userAgent: nav.userAgent,
+  };
+}
+
+export class RoomController implements ReactiveController {
+  phase: Phase = 'home';
+  error: string | null = null;
+  leader: Leader | null = null;
+  member: Member | null = null;
+  models: ModelEntry[] = [];
+  loadingModel = false;
+  generating = false;
+  output = '';
+  result: GenerationOutput | null = null;
+  readonly log: string[] = [];
+
+  constructor(private readonly host: ReactiveControllerHost) {
+    host.addController(this);
+  }
+
+  hostConnected(): void {
+    void this.fetchModels();
+    const params = new URLSearchParams(location.hash.slice(1));
+    const room = params.get('room');
+    const secret = params.get('secret');
+    if (room && secret) void this.join(room, secret);
+  }
+
+  hostDisconnected(): void {
+    this.leader?.destroy();
+    this.member?.destroy();
+  }
+
+  get phones(): PhoneInfo[] {
+    return this.leader?.phones ?? this.member?.phones ?? [];
+  }
+
+  get joinLink(): string | null {
+    if (!this.leader) return null;
+    return `${location.origin}${location.pathname}#room=${this.leader.roomId}&secret=${this.leader.secret}`;
+  }
+
+  private readonly changed = () => this.host.requestUpdate();
+
+  private note = (line: string) => {
+    this.log.push(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    console.info(`[chorus] ${line}`);
+    this.changed();
+  };
+
+  private fail(e: unknown): void {
+    this.error = e instanceof Error ? e.message : String(e);
+    this.note(`error: ${this.error}`);
+  }
+
+  private async fetchModels(): Promise<void> {
+    try {
+      const res = await fetch('/models/index.json');
+      if (res.ok) this.models = (await res.json()) as ModelEntry[];
+    } catch {
+      this.models = [];
+    }
+    this.changed();
+  }
+
+  private common() {
+    return { server: signalingServer(), caps: deviceCaps(), backend: new WorkerStageBackend(), log: this.note };
+  }
+
+  async create(): Promise<void> {
+    this.phase = 'connecting';
+    this.error = null;
+    this.changed();
+    try {
+      this.leader = await Leader.create({ ...this.common(), name: 'This phone' }, this.changed);
+      this.phase = 'leader';
+    } catch (e) {
+      this.phase = 'failed';
+      this.fail(e);
+    }
+    this.changed();
+  }
+
+  async join(roomId: string, secret: string): Promise<void> {
+    this.phase = 'connecting';
+    this.changed();
+    try {
+      this.member = await Member.join(roomId, { ...this.common(), secret, name: 'Phone' }, this.changed);
+      this.phase = 'member';
+    } catch (e) {
+      this.phase = 'failed';
+      this.fail(e);
+    }
+    this.changed();
+  }
+
+  async loadModel(url: string): Promise<void> {
+    if (!this.leader) return;
+    this.loadingModel = true;
+    this.error = null;
+    this.changed();
+    try {
+      await this.leader.loadModel(new URL(url, location.href).href);
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.loadingModel = false;
+      this.changed();
+    }
+  }
+
+  async generate(input: { text: string } | { ids: number[] }, params: SamplingParams): Promise<void> {
+    if (!this.leader) return;
+    this.generating = true;
+    this.error = null;
+    this.result = null;
+    this.output = '';
+    this.changed();
+    try {
+      this.result = await this.leader.generate(input, params, (text) => {
+        this.output = text;
+        this.changed();
+      });
+      this.output = this.result.text;
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      this.generating = false;
+      this.changed();
+    }
+  }
+
+  stop(): void {
+    this.leader?.stop();
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The room simulator: a real signaling server, N headless Chromium pages (one browser context = one
+ * phone), a room formed through the real UI, and a prompt generated through the pipeline. Tests, benches
+ * and people without three phones all use it.
+ */
+import { type Browser, type Page, chromium } from 'playwright-core';
+import { type RunningServer, startServer } from '../../signaling-server/server';
+import path from 'node:path';
+import { REPO } from './prepare-models';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+export interface RoomResult {
+  text: string;
+  generatedIds: number[];
+  promptIds: number[];
+  tokensPerSecond: number;
+  stoppedBy: string;
+  stepMs: number[];
+  stageTimesMs: number[][];
+  plan: { id: string; stages: { phoneId: string; phone: string; firstBlock: number; lastBlock: number }[] };
+}
+
+export interface PromptOptions {
+  prompt?: string;
+  promptIds?: number[];
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+}
+
+export class SimulatedRoom {
+  private constructor(
+    readonly server: RunningServer,
+    readonly browser: Browser,
+    readonly pages: Page[],
+  ) {}
+
+  static async open(opts: { devices: number; models: { name: string; dir: string }[]; log?: (line: string) => void }): Promise<SimulatedRoom> {
+    const log = opts.log ?? (() => {});
+    const server = await startServer({ host: '127.0.0.1', port: 0, appDir: path.join(REPO, 'dist'), models: opts.models, log: () => {} });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const pages: Page[] = [];
+    try {
+      for (let i = 0; i < opts.devices; i++) {
+        const page = await (await browser.newContext()).newPage();
+        page.on('console', (m) => m.type() === 'error' && log(`[phone ${i}] ${m.text()}`));
+        page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
+        pages.push(page);
+      }
+      const leader = pages[0]!;
+      await leader.goto(server.url);
+      await leader.getByTestId('create-room').click();
+      const link = await leader.getByTestId('join-link').getAttribute('href');
+      if (!link) throw new Error('the leader page shows no join link');
+      for (const page of pages.slice(1)) await page.goto(link);
+      const room = new SimulatedRoom(server, browser, pages);
+      await room.waitForStates(Array(opts.devices).fill('idle'));
+      log(`room formed with ${opts.devices} phone(s)`);
+      return room;
+    } catch (e) {
+      await browser.close();
+      await server.close();
+      throw e;
+    }
+  }
+
+  get leader(): Page {
+    return this.pages[0]!;
+  }
+
+  /** The state of each phone card on the leader's page. */
+  states(): Promise<string[]> {
+    return this.leader.getByTestId('phone-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-state') ?? ''));
+  }
+
+  async waitForStates(want: string[], timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: string[] = [];
+    while (Date.now() < deadline) {
+      last = await this.states();
+      if (last.length === want.length && last.every((s, i) => s === want[i])) return;
+      if (last.includes('error')) break;
+      await this.leader.waitForTimeout(100);
+    }
+    const error = await this.errorText();
+    throw new Error(`phones are [${last.join(', ')}], expected [${want.join(', ')}]${error ? `: ${error}` : ''}`);
+  }
+
+  async errorText(): Promise<string | null> {
+    const el = this.leader.getByTestId('room-error');
+    return (await el.count()) ? el.textContent() : null;
+  }
+
+  /** Loads a served model over the room's phones; resolves when every stage is ready. */
+  async loadModel(name: string, timeoutMs = 120_000): Promise<void> {
+    const url = `/models/${name}/`;
+    await this.leader.getByTestId('model-select').selectOption(url);
+    await this.leader.getByTestId('load-model').click();
+    await this.waitForStates(Array(this.pages.length).fill('ready'), timeoutMs);
+  }
+
+  async generate(p: PromptOptions, timeoutMs = 120_000): Promise<RoomResult> {
+    const page = this.leader;
+    await page.locator('prompt-panel details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    const fields: [string, number | undefined][] = [
+      ['maxNewTokens', p.maxNewTokens], ['temperature', p.temperature], ['topK', p.topK],
+      ['topP', p.topP], ['repetitionPenalty', p.repetitionPenalty], ['seed', p.seed],
+    ];
+    for (const [id, v] of fields) if (v !== undefined) await page.getByTestId(id).fill(String(v)).then(() => page.getByTestId(id).dispatchEvent('change'));
+    await page.getByTestId('prompt').fill(p.prompt ?? '');
+    await page.getByTestId('prompt-ids').fill(p.promptIds ? p.promptIds.join(',') : '');
+    const before = await page.getByTestId('result').count();
+    void before;
+    await page.getByTestId('generate').click();
+    await page.waitForFunction(
+      () => {
+        const app = document.querySelector('chorus-app')?.shadowRoot;
+        const busy = app?.querySelector('prompt-panel')?.shadowRoot?.querySelector('[data-testid=stop]') as HTMLButtonElement | null;
+        return busy?.disabled === true && (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'));
+      },
+      undefined,
+      { timeout: timeoutMs, polling: 50 },
+    );
+    const error = await this.errorText();
+    if (error) throw new Error(`generation failed: ${error}`);
+    const json = await page.getByTestId('result').getAttribute('data-json');
+    const result = JSON.parse(json!) as RoomResult;
+    const names = await page.evaluate(() => {
+      const app = document.querySelector('chorus-app') as unknown as { room: { phones: { id: string; name: string }[] } };
+      return Object.fromEntries(app.room.phones.map((p) => [p.id, p.name]));
+    });
+    result.plan = { ...result.plan, stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })) };
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.browser.close().catch(() => {});
+    await this.server.close();
+  }
+}
