@@ -19,6 +19,7 @@ export class Member extends RoomNode {
     private readonly onChange: () => void,
   ) {
     super(node, opts, leader);
+    this.watch(leader);
   }
 
   /** Joins room `roomId`; rejects with the leader's reason if the secret is wrong. */

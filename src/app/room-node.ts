@@ -93,7 +93,7 @@ export abstract class RoomNode {
     return link;
   }
 
-  private watch(link: Link): void {
+  protected watch(link: Link): void {
     link.onRejected((e) => {
       this.rejectedFrames++;
       this.opts.log(`rejected a frame from ${link.remoteId}: ${e.message}`);

@@ -18,7 +18,11 @@ function expectFormatError(run: () => unknown, pattern: RegExp = /models\/tiny\/
 
 /** A one-layer cache-carrying graph around `body`, which maps h0 to h1. */
 function oneLayer(body: (b: GraphBuilder) => void): GraphBuilder {
-  const b = new GraphBuilder().input('input_ids', ElemType.INT64).input('past_0').output('logits').output('present_0');
+  const b = new GraphBuilder()
+    .input('input_ids', ElemType.INT64)
+    .input('past_0')
+    .output('logits')
+    .output('present_0');
   b.init('embed', [8, 4]);
   b.node('Gather', ['embed', 'input_ids'], ['h0'], 'embed');
   b.node('Concat', ['past_0', 'h0'], ['present_0'], 'cache', [int('axis', -2)]);
@@ -47,10 +51,14 @@ describe('decodeModel and analyzeModel on bytes that are not a model', () => {
   it('rejects every truncation of a model that cuts into its graph', () => {
     const bytes = buildDecoder({ layers: 1 }).bytes();
     const full = decodeModel(bytes, FILE);
-    const graphEnd = bytes.length - onnx.OperatorSetIdProto.encodeDelimited(full.opsetImport[0]!).finish().length - 1;
+    const graphEnd =
+      bytes.length - onnx.OperatorSetIdProto.encodeDelimited(full.opsetImport[0]!).finish().length - 1;
     expect(encodeModel({ ...full, opsetImport: [] }).length).toBe(graphEnd); // the graph is all before it
     for (let n = 0; n < graphEnd; n += 7) {
-      expectFormatError(() => decodeModel(bytes.subarray(0, n), FILE), /models\/tiny\/model\.onnx: .*(truncated|no ONNX graph)/);
+      expectFormatError(
+        () => decodeModel(bytes.subarray(0, n), FILE),
+        /models\/tiny\/model\.onnx: .*(truncated|no ONNX graph)/,
+      );
     }
     for (let n = 1; n < graphEnd; n += 97) expectFormatError(() => analyzeModel(bytes.subarray(0, n), FILE));
   });
@@ -80,7 +88,10 @@ describe('analyzeModel: graphs that are not a chain of layers', () => {
       g.outputs.findIndex((o) => o.name === 'present_1'),
       1,
     );
-    expectFormatError(() => analyzeModel(g.bytes(), FILE), /past layers \[0, 1\] and present layers \[0\] differ/);
+    expectFormatError(
+      () => analyzeModel(g.bytes(), FILE),
+      /past layers \[0, 1\] and present layers \[0\] differ/,
+    );
   });
 
   it('rejects a node that touches two layers’ caches, naming it', () => {
@@ -101,7 +112,10 @@ describe('analyzeModel: graphs that are not a chain of layers', () => {
     // layer 0's key now depends on layer 1's cache
     g.node('ReduceSum', ['past_1'], ['from1'], 'late').node('Add', ['L0.k', 'from1'], ['L0.k2'], 'backwards');
     g.nodes.find((n) => n.name === 'L0.rope')!.input = ['L0.k2', 'rope'];
-    expectFormatError(() => analyzeModel(g.bytes(), FILE), /depends on layer 1 but feeds layer 0.*do not form a chain/);
+    expectFormatError(
+      () => analyzeModel(g.bytes(), FILE),
+      /depends on layer 1 but feeds layer 0.*do not form a chain/,
+    );
   });
 
   it('accepts a minimal one-layer graph and reports its interface', () => {
@@ -133,13 +147,23 @@ describe('analyzeModel: input and output specs', () => {
       dtype: 'float32',
       dims: ['batch', 2, 'past', 8],
     });
-    expect(a.outputs[0]).toEqual({ name: 'logits', elemType: 1, dtype: 'float32', dims: ['batch', 'seq', 32] });
+    expect(a.outputs[0]).toEqual({
+      name: 'logits',
+      elemType: 1,
+      dtype: 'float32',
+      dims: ['batch', 'seq', 32],
+    });
   });
 
   it('types an output declared without a type from inference, and marks dims it cannot name with ?', () => {
     const b = oneLayer(() => {});
     b.outputs[0] = { name: 'logits', type: { tensorType: { shape: { dim: [{}, { dimValue: 3 }] } } } };
     const a = analyzeModel(b.bytes(), FILE);
-    expect(a.outputs[0]).toEqual({ name: 'logits', elemType: ElemType.FLOAT, dtype: 'float32', dims: ['?', 3] });
+    expect(a.outputs[0]).toEqual({
+      name: 'logits',
+      elemType: ElemType.FLOAT,
+      dtype: 'float32',
+      dims: ['?', 3],
+    });
   });
 });

@@ -15,7 +15,9 @@ describe('indexGraph', () => {
 
   it('sorts nodes given out of order, and indexes producers and consumers by the sorted position', () => {
     const b = new GraphBuilder().input('x').output('z');
-    b.node('Add', ['a', 'b'], ['z'], 'last').node('Neg', ['a'], ['b'], 'middle').node('Relu', ['x'], ['a'], 'first');
+    b.node('Add', ['a', 'b'], ['z'], 'last')
+      .node('Neg', ['a'], ['b'], 'middle')
+      .node('Relu', ['x'], ['a'], 'first');
     const g = indexGraph(b.graph(), 'm');
     expect(names(g)).toEqual(['first', 'middle', 'last']);
     expect(g.producer.get('a')).toBe(0);
@@ -63,10 +65,17 @@ describe('indexGraph', () => {
     b.node('Relu', ['x'], ['outer'], 'relu');
     const thenBranch = {
       name: 'then',
-      node: [{ opType: 'Neg', input: ['outer'], output: ['local'] }, { opType: 'Abs', input: ['local'], output: ['t'] }],
+      node: [
+        { opType: 'Neg', input: ['outer'], output: ['local'] },
+        { opType: 'Abs', input: ['local'], output: ['t'] },
+      ],
       output: [{ name: 't' }],
     };
-    const elseBranch = { name: 'else', node: [{ opType: 'Identity', input: ['x'], output: ['e'] }], output: [{ name: 'e' }] };
+    const elseBranch = {
+      name: 'else',
+      node: [{ opType: 'Identity', input: ['x'], output: ['e'] }],
+      output: [{ name: 'e' }],
+    };
     b.node('If', ['cond'], ['y'], 'if', [
       { name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: thenBranch },
       { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: elseBranch },
@@ -105,12 +114,20 @@ describe('findCacheLayers', () => {
     const outs = ['logits', 'present.2.key', 'present.10.key', 'present.10.value'];
     expect(findCacheLayers(ins, outs, 'm')).toEqual([
       { layer: 0, inputs: ['past_key_values.2.key'], outputs: ['present.2.key'] },
-      { layer: 1, inputs: ['past_key_values.10.key', 'past_key_values.10.value'], outputs: ['present.10.key', 'present.10.value'] },
+      {
+        layer: 1,
+        inputs: ['past_key_values.10.key', 'past_key_values.10.value'],
+        outputs: ['present.10.key', 'present.10.value'],
+      },
     ]);
   });
 
   it('reads stacked past_N / present_N names, and ignores pasts among outputs and presents among inputs', () => {
-    const layers = findCacheLayers(['past_0', 'present_9', 'past_1'], ['present_0', 'present_1', 'past_7'], 'm');
+    const layers = findCacheLayers(
+      ['past_0', 'present_9', 'past_1'],
+      ['present_0', 'present_1', 'past_7'],
+      'm',
+    );
     expect(layers.map((l) => [l.inputs, l.outputs])).toEqual([
       [['past_0'], ['present_0']],
       [['past_1'], ['present_1']],
@@ -134,7 +151,10 @@ describe('findCacheLayers', () => {
 describe('pairCacheTensors', () => {
   it('pairs Optimum and stacked names', () => {
     expect(
-      pairCacheTensors(['past_key_values.0.key', 'past_key_values.0.value'], ['present.0.value', 'present.0.key']),
+      pairCacheTensors(
+        ['past_key_values.0.key', 'past_key_values.0.value'],
+        ['present.0.value', 'present.0.key'],
+      ),
     ).toEqual([
       ['past_key_values.0.key', 'present.0.key'],
       ['past_key_values.0.value', 'present.0.value'],

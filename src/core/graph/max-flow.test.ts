@@ -141,9 +141,10 @@ describe('FlowNetwork cut sides', () => {
       for (const cut of allCuts(size, s, t)) {
         if (cutCapacity(edges, cut) !== flow) continue;
         expect(subset(small, cut), `${why}: a min cut ${cut} is smaller than the source side`).toBe(true);
-        expect(subset(cut, large), `${why}: a min cut ${cut} is larger than the complement of the sink side`).toBe(
-          true,
-        );
+        expect(
+          subset(cut, large),
+          `${why}: a min cut ${cut} is larger than the complement of the sink side`,
+        ).toBe(true);
       }
       if (small.some((x, i) => x !== large[i])) distinct++;
     }

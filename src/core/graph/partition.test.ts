@@ -4,7 +4,8 @@ import { findCacheLayers } from './cache-tensors';
 import type { BlockPlan } from './partition';
 import { type DecoderOptions, buildDecoder, cacheNames, seededRandom } from './test-graphs';
 
-const analyze = (opts: DecoderOptions): ModelAnalysis => analyzeModel(buildDecoder(opts).bytes(), 'decoder.onnx');
+const analyze = (opts: DecoderOptions): ModelAnalysis =>
+  analyzeModel(buildDecoder(opts).bytes(), 'decoder.onnx');
 const nodeNames = (a: ModelAnalysis, b: BlockPlan) => b.nodes.map((i) => a.index.nodes[i]!.name!);
 const sorted = (xs: readonly string[]) => [...xs].sort();
 
@@ -20,13 +21,16 @@ function expectValidChain(a: ModelAnalysis): void {
     const earlier = new Set(blocks.slice(0, k).flatMap((e) => e.outputs));
     const own = b.layer === null ? [] : layers[b.layer]!.inputs;
     for (const name of b.inputs) {
-      expect(dataInputs.includes(name) || own.includes(name) || earlier.has(name), `block ${k} reads ${name}`).toBe(
-        true,
-      );
+      expect(
+        dataInputs.includes(name) || own.includes(name) || earlier.has(name),
+        `block ${k} reads ${name}`,
+      ).toBe(true);
     }
     const later = new Set(blocks.slice(k + 1).flatMap((e) => e.inputs));
     for (const name of b.outputs) {
-      expect(g.graphOutputs.includes(name) || later.has(name), `block ${k} gives ${name} to nobody`).toBe(true);
+      expect(g.graphOutputs.includes(name) || later.has(name), `block ${k} gives ${name} to nobody`).toBe(
+        true,
+      );
     }
     // a block's nodes find every input inside the block, in its static copies, or among its inputs
     const have = new Set([...b.inputs, ...b.initializers]);
@@ -39,7 +43,9 @@ function expectValidChain(a: ModelAnalysis): void {
   // every non-static node is computed exactly once; static nodes never are
   const placed = blocks.flatMap((b) => b.nodes);
   expect(new Set(placed).size).toBe(placed.length);
-  expect(sorted(placed.map(String))).toEqual(sorted(g.nodes.flatMap((_, i) => (g.isStatic[i] ? [] : [String(i)]))));
+  expect(sorted(placed.map(String))).toEqual(
+    sorted(g.nodes.flatMap((_, i) => (g.isStatic[i] ? [] : [String(i)]))),
+  );
   // every graph output comes out of exactly one block
   for (const o of g.graphOutputs) expect(blocks.filter((b) => b.outputs.includes(o))).toHaveLength(1);
 }
@@ -63,7 +69,8 @@ function expectLayerStructure(a: ModelAnalysis, opts: DecoderOptions): void {
     const { past, present } = cacheNames(opts, i);
     // all of layer i's nodes, its input norm and MLP included, and nothing else
     expect(nodeNames(a, b).every((n) => n.startsWith(`L${i}.`))).toBe(true);
-    expect(nodeNames(a, b)).toHaveLength(a.index.nodes.filter((n) => n.name!.startsWith(`L${i}.`)).length);
+    const mine = a.index.nodes.filter((n, j) => !a.index.isStatic[j] && n.name!.startsWith(`L${i}.`));
+    expect(nodeNames(a, b)).toHaveLength(mine.length);
     expect(sorted(b.inputs)).toEqual(sorted([`h${i}`, ...(pos ? ['rope'] : []), ...past]));
     expect(sorted(b.outputs)).toEqual(sorted([`h${i + 1}`, ...present]));
     expect(b.cacheInputs).toEqual(past);
@@ -84,7 +91,10 @@ const VARIANTS: [string, DecoderOptions][] = [
   ['stacked past_N / present_N', { layers: 2, cacheNaming: 'stacked' }],
   ['tied embedding', { layers: 2, tiedEmbedding: true }],
   ['one layer', { layers: 1 }],
-  ['five layers, parallel, stacked, no positions', { layers: 5, parallelResidual: true, cacheNaming: 'stacked', positionIds: false }],
+  [
+    'five layers, parallel, stacked, no positions',
+    { layers: 5, parallelResidual: true, cacheNaming: 'stacked', positionIds: false },
+  ],
 ];
 
 describe.each(VARIANTS)('partition of a synthetic decoder: %s', (_, opts) => {
@@ -101,14 +111,17 @@ describe('partition details', () => {
     expect(producers.map((b) => b.kind)).toEqual(['prologue']);
     expect(blocks[0]!.outputs).toContain('rope');
     expect(blocks.filter((b) => b.inputs.includes('rope')).map((b) => b.layer)).toEqual([0, 1, 2, 3]);
-    expect(blocks.some((b) => b.inputs.includes('pos_f') || b.inputs.includes('position_ids') && b.index > 0)).toBe(
-      false,
-    );
+    expect(
+      blocks.some((b) => b.inputs.includes('pos_f') || (b.inputs.includes('position_ids') && b.index > 0)),
+    ).toBe(false);
   });
 
   it('lists a tied embedding table as an initializer of both the prologue and the epilogue', () => {
     const blocks = analyze({ layers: 2, tiedEmbedding: true }).partition.blocks;
-    expect(blocks.filter((b) => b.initializers.includes('embed')).map((b) => b.kind)).toEqual(['prologue', 'epilogue']);
+    expect(blocks.filter((b) => b.initializers.includes('embed')).map((b) => b.kind)).toEqual([
+      'prologue',
+      'epilogue',
+    ]);
     expect(blocks.at(-1)!.initializers).not.toContain('lm_head.w');
     const untied = analyze({ layers: 2 }).partition.blocks;
     expect(untied.filter((b) => b.initializers.includes('embed')).map((b) => b.kind)).toEqual(['prologue']);
@@ -134,7 +147,9 @@ describe('partition details', () => {
 
   it('gives a scalar initializer read by every layer to each block that reads it', () => {
     const a = analyze({ layers: 2, sharedConstant: false });
-    expect(a.partition.blocks.filter((b) => b.initializers.includes('eps')).map((b) => b.index)).toEqual([1, 2, 3]);
+    expect(a.partition.blocks.filter((b) => b.initializers.includes('eps')).map((b) => b.index)).toEqual([
+      1, 2, 3,
+    ]);
     expect(a.partition.blocks.every((b) => b.staticNodes.length === 0)).toBe(true);
   });
 
@@ -142,7 +157,9 @@ describe('partition details', () => {
     const a = analyze({ layers: 2 });
     for (const b of a.partition.blocks) {
       const read = new Set(
-        [...b.nodes, ...b.staticNodes].flatMap((i) => a.index.nodeInputs[i]!.filter((n) => a.index.initializers.has(n))),
+        [...b.nodes, ...b.staticNodes].flatMap((i) =>
+          a.index.nodeInputs[i]!.filter((n) => a.index.initializers.has(n)),
+        ),
       );
       expect(sorted(b.initializers)).toEqual(sorted([...read]));
     }
@@ -178,7 +195,7 @@ describe('partition details', () => {
     for (const n of [...g.nodes]) {
       const w = n.input?.[1] ?? '';
       if (n.opType !== 'MatMul' || !g.initBytes.has(w)) continue;
-      g.node('DequantizeLinear', [w, 'scale'], [`${w}.dq`], `${w}.dq`);
+      g.node('DequantizeLinear', [w, 'scale'], [`${w}.dq`], `dq:${w}`);
       n.input![1] = `${w}.dq`;
     }
     const a = analyzeModel(g.bytes(), 'qdq.onnx');
@@ -195,5 +212,15 @@ describe('partition details', () => {
     const a = analyzeModel(g.bytes(), 'hidden.onnx');
     expectValidChain(a);
     expect(a.partition.blocks[1]!.outputs).toContain('h1');
+  });
+
+  // QUESTIONABLE: a graph output computed from initializers alone is static, so no block computes or
+  // outputs it and it silently disappears from the sharded model (a graph input echoed as an output
+  // disappears the same way).
+  it.fails('gives a static graph output to some block', () => {
+    const g = buildDecoder({ layers: 1 });
+    g.node('Shape', ['embed'], ['embed_shape'], 'shape').output('embed_shape');
+    const a = analyzeModel(g.bytes(), 'static-out.onnx');
+    expect(a.partition.blocks.flatMap((b) => b.outputs)).toContain('embed_shape');
   });
 });

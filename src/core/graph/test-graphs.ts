@@ -3,6 +3,11 @@
  * "decoder" whose structure (embedding, per-layer norm / cache / attention / MLP, LM head) is what the
  * partitioner looks for. The graphs are never executed; op types and attributes are plausible ONNX.
  */
+import { createHash } from 'node:crypto';
+import { type ModelAnalysis, analyzeModel } from './analyze';
+import { type WrittenBlock, buildManifest } from './build-manifest';
+import { emitBlocks } from './emit-blocks';
+import type { Manifest } from './manifest';
 import {
   type AttributeProto,
   ElemType,
@@ -19,7 +24,9 @@ export type Dim = number | string;
 
 export function valueInfo(name: string, elemType?: number, dims?: readonly Dim[]): ValueInfoProto {
   if (elemType === undefined) return { name };
-  const shape = dims ? { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } : null;
+  const shape = dims
+    ? { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }
+    : null;
   return { name, type: { tensorType: { elemType, shape } } };
 }
 
@@ -108,8 +115,20 @@ export class GraphBuilder {
     return this;
   }
 
-  node(opType: string, inputs: string[], outputs: string[], name?: string, attribute: AttributeProto[] = []): this {
-    this.nodes.push({ opType, input: inputs, output: outputs, name: name ?? outputs[0] ?? opType, attribute });
+  node(
+    opType: string,
+    inputs: string[],
+    outputs: string[],
+    name?: string,
+    attribute: AttributeProto[] = [],
+  ): this {
+    this.nodes.push({
+      opType,
+      input: inputs,
+      output: outputs,
+      name: name ?? outputs[0] ?? opType,
+      attribute,
+    });
     return this;
   }
 
@@ -187,14 +206,19 @@ export function buildDecoder(opts: DecoderOptions = {}): GraphBuilder {
   if (pos) g.input('position_ids', ElemType.INT64, ['batch', 'seq']);
   for (let i = 0; i < L; i++) {
     for (const p of cacheNames(opts, i).past) {
-      const dims = opts.cacheNaming === 'stacked' ? [2, 'batch', HEADS, 'past', HEAD_DIM] : ['batch', HEADS, 'past', HEAD_DIM];
+      const dims =
+        opts.cacheNaming === 'stacked'
+          ? [2, 'batch', HEADS, 'past', HEAD_DIM]
+          : ['batch', HEADS, 'past', HEAD_DIM];
       g.input(p, ElemType.FLOAT, dims);
     }
   }
   g.output('logits', ElemType.FLOAT, ['batch', 'seq', VOCAB]);
   g.init('embed', [VOCAB, HIDDEN], ext);
   if (opts.sharedConstant ?? true) {
-    g.node('Constant', [], ['eps'], 'eps', [tensorAttr('value', { dims: [], dataType: ElemType.FLOAT, floatData: [1e-5] })]);
+    g.node('Constant', [], ['eps'], 'eps', [
+      tensorAttr('value', { dims: [], dataType: ElemType.FLOAT, floatData: [1e-5] }),
+    ]);
   } else g.init('eps', []);
   g.node('Gather', ['embed', 'input_ids'], ['h0'], 'embed');
   if (pos) {
@@ -258,7 +282,10 @@ export function buildDecoder(opts: DecoderOptions = {}): GraphBuilder {
       g.node('Add', [`${p}.mid`, `${p}.m2`], [`h${i + 1}`], `${p}.residual2`);
     }
     for (const name of present) {
-      const dims = opts.cacheNaming === 'stacked' ? [2, 'batch', HEADS, 'total', HEAD_DIM] : ['batch', HEADS, 'total', HEAD_DIM];
+      const dims =
+        opts.cacheNaming === 'stacked'
+          ? [2, 'batch', HEADS, 'total', HEAD_DIM]
+          : ['batch', HEADS, 'total', HEAD_DIM];
       g.output(name, ElemType.FLOAT, dims);
     }
   }
@@ -280,4 +307,46 @@ export function seededRandom(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+export interface Sharded {
+  readonly analysis: ModelAnalysis;
+  readonly manifest: Manifest;
+  /** Block graphs and weights files by file name. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+  readonly graphs: readonly Uint8Array[];
+}
+
+/** Shards a builder's model in memory, as tools/shard does on disk. */
+export async function shardInMemory(
+  g: GraphBuilder,
+  config: Record<string, unknown> | null = null,
+): Promise<Sharded> {
+  const bytes = g.bytes();
+  const analysis = analyzeModel(bytes, 'model.onnx');
+  const data = g.externalData();
+  const source = {
+    read: async (_: string, offset: number, length: number) => data.slice(offset, offset + length),
+  };
+  const files = new Map<string, Uint8Array>();
+  const ref = (file: string, content: Uint8Array) => {
+    files.set(file, content);
+    return { file, sha256: createHash('sha256').update(content).digest('hex'), bytes: content.length };
+  };
+  const written: WrittenBlock[] = [];
+  const graphs: Uint8Array[] = [];
+  for await (const b of emitBlocks(analysis, source)) {
+    const { graph, weights, ...block } = b;
+    graphs.push(graph);
+    written.push({ block, graph: ref(b.graphFile, graph), weights: weights && ref(b.weightsFile!, weights) });
+  }
+  const manifest = buildManifest(analysis, written, {
+    name: 'tiny',
+    source: { file: 'model.onnx', bytes: bytes.length },
+    config,
+    generationConfig: null,
+    tokenizer: null,
+    tokenizerConfig: null,
+  });
+  return { analysis, manifest, files, graphs };
 }

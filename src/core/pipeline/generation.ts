@@ -69,9 +69,12 @@ export function stopIdsOf(config: Record<string, unknown> | null, generationConf
     if (typeof v === 'number') ids.add(v);
     else if (Array.isArray(v)) for (const x of v) add(x);
   };
+  // onnxruntime-genai's genai_config.json keeps these under "model".
+  const genai = config?.model && typeof config.model === 'object' ? (config.model as Record<string, unknown>) : null;
   add(generationConfig?.eos_token_id);
   add(config?.eos_token_id);
+  add(genai?.eos_token_id);
   // llama2.c models (stories*) end a story by emitting BOS; a continuation never needs BOS mid-text.
-  add(generationConfig?.bos_token_id ?? config?.bos_token_id);
+  add(generationConfig?.bos_token_id ?? config?.bos_token_id ?? genai?.bos_token_id);
   return ids;
 }
