@@ -10,10 +10,15 @@ export interface StoriesReference {
 }
 
 export function storiesReference(): StoriesReference {
-  return JSON.parse(readFileSync(path.join(SHARED_MODELS, 'stories260k/reference.json'), 'utf8')) as StoriesReference;
+  return JSON.parse(
+    readFileSync(path.join(SHARED_MODELS, 'stories260k/reference.json'), 'utf8'),
+  ) as StoriesReference;
 }
 
-export function thirdPartyReference(dir: string): { prompt_ids: number[]; greedy_16_ids_with_kv_cache: number[] } {
+export function thirdPartyReference(dir: string): {
+  prompt_ids: number[];
+  greedy_16_ids_with_kv_cache: number[];
+} {
   return JSON.parse(readFileSync(path.join(SHARED_MODELS, 'third-party', dir, 'reference.json'), 'utf8'));
 }
 

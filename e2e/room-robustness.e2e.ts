@@ -31,9 +31,19 @@ describe('a room of 3 phones', () => {
 
   it('every phone sees the roster change live, without reloading', async () => {
     const member = room.pages[1]!;
-    expect(await until(() => statesOn(member), (s) => s.length === 3, 'member roster')).toEqual(['idle', 'idle', 'idle']);
+    expect(
+      await until(
+        () => statesOn(member),
+        (s) => s.length === 3,
+        'member roster',
+      ),
+    ).toEqual(['idle', 'idle', 'idle']);
     await room.loadModel('stories260k');
-    const seen = await until(() => statesOn(member), (s) => s.every((x) => x === 'ready'), 'member sees ready');
+    const seen = await until(
+      () => statesOn(member),
+      (s) => s.every((x) => x === 'ready'),
+      'member sees ready',
+    );
     expect(seen).toEqual(['ready', 'ready', 'ready']);
     const blocks = await member
       .getByTestId('phone-card')
@@ -47,7 +57,10 @@ describe('a room of 3 phones', () => {
     const intruder = await (await room.browser.newContext()).newPage();
     await intruder.goto(wrong);
     const error = await until(
-      async () => ((await intruder.getByTestId('room-error').count()) ? intruder.getByTestId('room-error').textContent() : null),
+      async () =>
+        (await intruder.getByTestId('room-error').count())
+          ? intruder.getByTestId('room-error').textContent()
+          : null,
       (t) => t !== null,
       'intruder error',
     );
@@ -58,7 +71,11 @@ describe('a room of 3 phones', () => {
 
   it('rejects garbage and unexpected frames sent to a stage, and the next prompt still works', async () => {
     const stage = room.pages[2]!;
-    const rejectedBefore = await stage.evaluate(() => (document.querySelector('chorus-app') as unknown as { room: { member: { rejectedFrames: number } } }).room.member.rejectedFrames);
+    const rejectedBefore = await stage.evaluate(
+      () =>
+        (document.querySelector('chorus-app') as unknown as { room: { member: { rejectedFrames: number } } })
+          .room.member.rejectedFrames,
+    );
     // From the leader to phone 2's stage: random bytes, a truncated chunk, a chunk announcing an oversized
     // message, and a well-formed message of a kind a stage does not expect.
     await room.leader.evaluate(() => {
@@ -82,7 +99,15 @@ describe('a room of 3 phones', () => {
       link.send({ kind: 'pong', nonce: 1, sentAt: 0 });
     });
     const rejected = await until(
-      () => stage.evaluate(() => (document.querySelector('chorus-app') as unknown as { room: { member: { rejectedFrames: number } } }).room.member.rejectedFrames),
+      () =>
+        stage.evaluate(
+          () =>
+            (
+              document.querySelector('chorus-app') as unknown as {
+                room: { member: { rejectedFrames: number } };
+              }
+            ).room.member.rejectedFrames,
+        ),
       (n) => n >= rejectedBefore + 3,
       'stage rejected frames',
     );
@@ -96,13 +121,28 @@ describe('a room of 3 phones', () => {
     const failed = await room.leader.evaluate(async () => {
       type Sender = { send(m: unknown): void };
       const app = document.querySelector('chorus-app') as unknown as {
-        room: { leader: { deviceLinks: Map<string, Sender>; plan: { stages: { phoneId: string }[] }; pending: Map<string, { resolve(): void; reject(e: Error): void }> } };
+        room: {
+          leader: {
+            deviceLinks: Map<string, Sender>;
+            plan: { stages: { phoneId: string }[] };
+            pending: Map<string, { resolve(): void; reject(e: Error): void }>;
+          };
+        };
       };
       const leader = app.room.leader;
       const link = leader.deviceLinks.get(leader.plan.stages[1]!.phoneId)!;
       return new Promise<string>((resolve) => {
-        leader.pending.set('bogus:0', { resolve: () => resolve('answered'), reject: (e) => resolve(e.message) });
-        link.send({ kind: 'activations', requestId: 'bogus', step: 0, tensors: { nonsense: { dtype: 'float32', dims: [1], data: new Float32Array([1]) } }, stageTimesMs: [] });
+        leader.pending.set('bogus:0', {
+          resolve: () => resolve('answered'),
+          reject: (e) => resolve(e.message),
+        });
+        link.send({
+          kind: 'activations',
+          requestId: 'bogus',
+          step: 0,
+          tensors: { nonsense: { dtype: 'float32', dims: [1], data: new Float32Array([1]) } },
+          stageTimesMs: [],
+        });
       });
     });
     expect(failed).toMatch(/missing|no tensor/);

@@ -37,7 +37,11 @@ describe.each([1, 2, 3])('stories260k on %i phone(s)', (devices) => {
   it('greedy generatedIds equal reference.json for every prompt', async () => {
     const outputs: number[][] = [];
     for (const p of storiesReference().prompts) {
-      const r = await room.generate({ prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 });
+      const r = await room.generate({
+        prompt: p.prompt,
+        maxNewTokens: p.generated_ids.length,
+        temperature: 0,
+      });
       expect(r.promptIds).toEqual(p.prompt_ids);
       expect(r.generatedIds).toEqual(p.generated_ids);
       outputs.push(r.generatedIds);

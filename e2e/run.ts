@@ -9,8 +9,22 @@ import path from 'node:path';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const netns = path.resolve(repo, '../shared/tools/netns-run');
-const vitest = [path.join(repo, 'node_modules/.bin/vitest'), 'run', '--config', 'e2e/vitest.config.ts', ...process.argv.slice(2)];
-const wrap = !process.env.CHORUS_IN_NETNS && process.platform === 'linux' && existsSync(netns) && process.getuid?.() === 0;
+const vitest = [
+  path.join(repo, 'node_modules/.bin/vitest'),
+  'run',
+  '--config',
+  'e2e/vitest.config.ts',
+  ...process.argv.slice(2),
+];
+const wrap =
+  !process.env.CHORUS_IN_NETNS &&
+  process.platform === 'linux' &&
+  existsSync(netns) &&
+  process.getuid?.() === 0;
 const [cmd, ...args] = wrap ? [netns, ...vitest] : vitest;
-const r = spawnSync(cmd!, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, CHORUS_IN_NETNS: '1' } });
+const r = spawnSync(cmd!, args, {
+  cwd: repo,
+  stdio: 'inherit',
+  env: { ...process.env, CHORUS_IN_NETNS: '1' },
+});
 process.exit(r.status ?? 1);

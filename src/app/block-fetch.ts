@@ -40,14 +40,16 @@ async function fetchVerified(base: string, ref: FileRef, onBytes: (n: number) =>
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (at + value.length > out.length) throw new Error(`${ref.file} is larger than the manifest says (${ref.bytes} bytes)`);
+    if (at + value.length > out.length)
+      throw new Error(`${ref.file} is larger than the manifest says (${ref.bytes} bytes)`);
     out.set(value, at);
     at += value.length;
     onBytes(value.length);
   }
   if (at !== ref.bytes) throw new Error(`${ref.file} is truncated: ${at} of ${ref.bytes} bytes`);
   const hash = await sha256Hex(out);
-  if (hash !== ref.sha256) throw new Error(`${ref.file} failed its sha256 check (corrupt download): got ${hash}`);
+  if (hash !== ref.sha256)
+    throw new Error(`${ref.file} failed its sha256 check (corrupt download): got ${hash}`);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { Manifest } from '../core/graph/manifest';
 import { type GenerationResult, generate, stopIdsOf } from '../core/pipeline/generation';
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import { type Plan, assignments, evenSplitByParams, leaderInputs } from '../core/room/plan';
+import { assignments, evenSplitByParams, leaderInputs, type Plan } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
 import { fetchManifest } from './block-fetch';
 import { loopbackPair } from './loopback-link';
@@ -19,7 +19,10 @@ const SELF = 'leader';
 
 function randomToken(bytes: number): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return [...b].map((x) => x.toString(36).padStart(2, '0')).join('').slice(0, bytes * 2);
+  return [...b]
+    .map((x) => x.toString(36).padStart(2, '0'))
+    .join('')
+    .slice(0, bytes * 2);
 }
 
 export interface GenerationOutput extends GenerationResult {
@@ -56,7 +59,10 @@ export class Leader extends RoomNode {
     this.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
 
-  static async create(opts: Omit<RoomNodeOptions, 'secret' | 'peerId'>, onChange: () => void): Promise<Leader> {
+  static async create(
+    opts: Omit<RoomNodeOptions, 'secret' | 'peerId'>,
+    onChange: () => void,
+  ): Promise<Leader> {
     const roomId = randomToken(6);
     const full = { ...opts, secret: randomToken(12), peerId: `${LEADER_PEER_PREFIX}${roomId}` };
     return new Leader(await RoomNode.openNode(full), full, roomId, onChange);
@@ -101,7 +107,14 @@ export class Leader extends RoomNode {
   private fromDevice(id: string, m: Message): void {
     switch (m.kind) {
       case 'state':
-        this.update({ kind: 'state', id, state: m.state, loaded: m.loaded, total: m.total, detail: m.detail });
+        this.update({
+          kind: 'state',
+          id,
+          state: m.state,
+          loaded: m.loaded,
+          total: m.total,
+          detail: m.detail,
+        });
         return;
       case 'logits': {
         const key = `${m.requestId}:${m.step}`;
@@ -141,7 +154,9 @@ export class Leader extends RoomNode {
       const s = plan.stages.find((st) => st.phoneId === p.id);
       this.update({ kind: 'assigned', id: p.id, blocks: s ? [s.firstBlock, s.lastBlock] : undefined });
     }
-    jobs.forEach((a, k) => this.deviceLinks.get(plan.stages[k]!.phoneId)?.send({ kind: 'assign', assignment: a }));
+    for (const [k, a] of jobs.entries()) {
+      this.deviceLinks.get(plan.stages[k]!.phoneId)?.send({ kind: 'assign', assignment: a });
+    }
     await this.until(() => {
       const states = plan.stages.map((s) => this.phones.find((p) => p.id === s.phoneId));
       const bad = states.find((p) => !p || p.state === 'error' || p.state === 'left');
@@ -207,7 +222,8 @@ export class Leader extends RoomNode {
         (rid, step, tensors) =>
           new Promise((resolve, reject) => {
             this.pending.set(`${rid}:${step}`, {
-              resolve: (m) => resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
+              resolve: (m) =>
+                resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
               reject,
             });
             first.send({ kind: 'activations', requestId: rid, step, tensors, stageTimesMs: [] });
@@ -219,7 +235,10 @@ export class Leader extends RoomNode {
         ...result,
         promptIds,
         text: this.decode(result.generatedIds),
-        tokensPerSecond: decodeMs > 0 ? (result.stepMs.length - 1) / (decodeMs / 1000) : result.generatedIds.length / seconds,
+        tokensPerSecond:
+          decodeMs > 0
+            ? (result.stepMs.length - 1) / (decodeMs / 1000)
+            : result.generatedIds.length / seconds,
       };
     } finally {
       for (const s of plan.stages) this.deviceLinks.get(s.phoneId)?.send({ kind: 'release', requestId });

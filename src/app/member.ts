@@ -23,7 +23,11 @@ export class Member extends RoomNode {
   }
 
   /** Joins room `roomId`; rejects with the leader's reason if the secret is wrong. */
-  static async join(roomId: string, opts: Omit<RoomNodeOptions, 'peerId'>, onChange: () => void): Promise<Member> {
+  static async join(
+    roomId: string,
+    opts: Omit<RoomNodeOptions, 'peerId'>,
+    onChange: () => void,
+  ): Promise<Member> {
     const node = await RoomNode.openNode(opts);
     let member: Member | null = null;
     const leaderLink = await node.connect(`${LEADER_PEER_PREFIX}${roomId}`).catch((e: Error) => {

@@ -62,7 +62,9 @@ export abstract class RoomNode {
     link.onMessage((m) => {
       if (greeted) return this.dispatch(m, link);
       if (m.kind !== 'hello' || !sameSecret(m.secret, this.opts.secret)) {
-        this.opts.log(`refused ${link.remoteId}: ${m.kind === 'hello' ? 'wrong room secret' : `sent ${m.kind} before hello`}`);
+        this.opts.log(
+          `refused ${link.remoteId}: ${m.kind === 'hello' ? 'wrong room secret' : `sent ${m.kind} before hello`}`,
+        );
         link.send({ kind: 'refused', reason: 'wrong room secret' });
         setTimeout(() => link.close(), 500);
         return;

@@ -109,7 +109,11 @@ export class StageHost {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`step ${m.step} of ${m.requestId} failed: ${message}`);
-      this.deps.leader.send({ kind: 'error', requestId: m.requestId, message: `stage ${a?.stageIndex ?? '?'}: ${message}` });
+      this.deps.leader.send({
+        kind: 'error',
+        requestId: m.requestId,
+        message: `stage ${a?.stageIndex ?? '?'}: ${message}`,
+      });
     }
     void from;
   }

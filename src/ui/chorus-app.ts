@@ -1,5 +1,5 @@
 /** The page: create or join a room, see its phones, and (on the leader) load a model and prompt it. */
-import { LitElement, css, html } from 'lit';
+import { css, html, LitElement } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import QRCode from 'qrcode';
 import { RoomController } from './room-controller';
@@ -27,7 +27,8 @@ export class ChorusApp extends LitElement {
 
   override updated(): void {
     const link = this.room.joinLink;
-    if (link && !this.qr) void QRCode.toDataURL(link, { margin: 1, width: 160 }).then((url) => (this.qr = url));
+    if (link && !this.qr)
+      void QRCode.toDataURL(link, { margin: 1, width: 160 }).then((url) => (this.qr = url));
   }
 
   private renderHome() {
@@ -64,18 +65,20 @@ export class ChorusApp extends LitElement {
         @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
         @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
         @stop=${() => r.stop()}></prompt-panel>
-      ${r.result
-        ? html`<p data-testid="result" data-json=${JSON.stringify({
-            generatedIds: r.result.generatedIds,
-            promptIds: r.result.promptIds,
-            text: r.result.text,
-            tokensPerSecond: r.result.tokensPerSecond,
-            stoppedBy: r.result.stoppedBy,
-            stepMs: r.result.stepMs,
-            stageTimesMs: r.result.stageTimesMs,
-            plan: leader.plan,
-          })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
-        : null}`;
+      ${
+        r.result
+          ? html`<p data-testid="result" data-json=${JSON.stringify({
+              generatedIds: r.result.generatedIds,
+              promptIds: r.result.promptIds,
+              text: r.result.text,
+              tokensPerSecond: r.result.tokensPerSecond,
+              stoppedBy: r.result.stoppedBy,
+              stepMs: r.result.stepMs,
+              stageTimesMs: r.result.stageTimesMs,
+              plan: leader.plan,
+            })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
+          : null
+      }`;
   }
 
   override render() {
@@ -89,11 +92,13 @@ export class ChorusApp extends LitElement {
       ${r.phase === 'home' ? this.renderHome() : null}
       ${r.phase === 'connecting' ? html`<p>Connecting…</p>` : null}
       ${r.phase === 'leader' ? this.renderLeader() : null}
-      ${r.phones.length
-        ? html`<div class="phones" data-testid="phone-list">
+      ${
+        r.phones.length
+          ? html`<div class="phones" data-testid="phone-list">
             ${r.phones.map((p) => html`<phone-card data-testid="phone-card" data-state=${p.state} .phone=${p} ?self=${p.id === selfId}></phone-card>`)}
           </div>`
-        : null}
+          : null
+      }
       <details><summary>Log</summary><pre data-testid="log">${r.log.join('\n')}</pre></details>
     `;
   }

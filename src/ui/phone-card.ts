@@ -1,5 +1,5 @@
 /** One phone of the room: its name, state, load progress and the blocks it holds. */
-import { LitElement, css, html } from 'lit';
+import { css, html, LitElement } from 'lit';
 import { customElement, property } from 'lit/decorators.js';
 import type { PhoneInfo } from '../core/protocol/messages';
 

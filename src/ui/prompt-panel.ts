@@ -1,5 +1,5 @@
 /** The leader's prompt box: text or token ids, sampling settings, generate/stop, streaming output. */
-import { LitElement, css, html } from 'lit';
+import { css, html, LitElement } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { SamplingParams } from '../core/protocol/messages';
 import { DEFAULT_SAMPLING } from '../core/sampling';
@@ -42,7 +42,9 @@ export class PromptPanel extends LitElement {
     if (idsText) {
       const ids = idsText.split(/[\s,]+/).map(Number);
       if (ids.some((n) => !Number.isInteger(n) || n < 0)) {
-        this.dispatchEvent(new CustomEvent('invalid', { detail: `token ids must be whole numbers: ${idsText}` }));
+        this.dispatchEvent(
+          new CustomEvent('invalid', { detail: `token ids must be whole numbers: ${idsText}` }),
+        );
         return;
       }
       input = { ids };

@@ -18,7 +18,12 @@ export type Phase = 'home' | 'connecting' | 'leader' | 'member' | 'failed';
 
 function signalingServer(): SignalingServer {
   const secure = location.protocol === 'https:';
-  return { host: location.hostname, port: Number(location.port) || (secure ? 443 : 80), path: '/peerjs', secure };
+  return {
+    host: location.hostname,
+    port: Number(location.port) || (secure ? 443 : 80),
+    path: '/peerjs',
+    secure,
+  };
 }
 
 function deviceCaps(): DeviceCaps {
@@ -93,7 +98,12 @@ export class RoomController implements ReactiveController {
   }
 
   private common() {
-    return { server: signalingServer(), caps: deviceCaps(), backend: new WorkerStageBackend(), log: this.note };
+    return {
+      server: signalingServer(),
+      caps: deviceCaps(),
+      backend: new WorkerStageBackend(),
+      log: this.note,
+    };
   }
 
   async create(): Promise<void> {

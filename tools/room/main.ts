@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL, REPO, prepareModel } from './prepare-models';
+import { DEFAULT_MODEL, prepareModel, REPO } from './prepare-models';
 import { SimulatedRoom } from './simulator';
 
 const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
@@ -21,7 +21,13 @@ default model (public/models/chorus-kjv).
 const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
 
 function reexecInNetns(): boolean {
-  if (process.env.CHORUS_IN_NETNS || process.platform !== 'linux' || !existsSync(NETNS) || process.getuid?.() !== 0) return false;
+  if (
+    process.env.CHORUS_IN_NETNS ||
+    process.platform !== 'linux' ||
+    !existsSync(NETNS) ||
+    process.getuid?.() !== 0
+  )
+    return false;
   const r = spawnSync(NETNS, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, CHORUS_IN_NETNS: '1' },
@@ -32,20 +38,34 @@ function reexecInNetns(): boolean {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      model: { type: 'string' }, devices: { type: 'string', default: '3' }, prompt: { type: 'string' },
-      'prompt-ids': { type: 'string' }, 'max-new-tokens': { type: 'string', default: '32' },
-      temperature: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
-      'repetition-penalty': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' },
+      model: { type: 'string' },
+      devices: { type: 'string', default: '3' },
+      prompt: { type: 'string' },
+      'prompt-ids': { type: 'string' },
+      'max-new-tokens': { type: 'string', default: '32' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      'repetition-penalty': { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-  if (values.help) return void process.stdout.write(HELP), 0;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const devices = Number(values.devices);
   if (!Number.isInteger(devices) || devices < 1 || devices > 8) throw new Error('--devices must be 1 to 8');
   const modelDir = values.model ?? DEFAULT_MODEL;
-  if (!existsSync(modelDir)) throw new Error(`${modelDir}: no such model folder${values.model ? '' : ' (the default model is missing: give --model)'}`);
-  if (!existsSync(path.join(REPO, 'dist', 'index.html'))) execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: REPO, stdio: 'inherit' });
+  if (!existsSync(modelDir))
+    throw new Error(
+      `${modelDir}: no such model folder${values.model ? '' : ' (the default model is missing: give --model)'}`,
+    );
+  if (!existsSync(path.join(REPO, 'dist', 'index.html')))
+    execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: REPO, stdio: 'inherit' });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const mount = await prepareModel(modelDir, log);
   const room = await SimulatedRoom.open({ devices, models: [mount], log });
@@ -55,14 +75,19 @@ async function main(): Promise<number> {
       prompt: values.prompt ?? '',
       promptIds: values['prompt-ids']?.split(',').map(Number),
       maxNewTokens: num(values['max-new-tokens']),
-      temperature: num(values.temperature), topK: num(values['top-k']), topP: num(values['top-p']),
-      repetitionPenalty: num(values['repetition-penalty']), seed: num(values.seed),
+      temperature: num(values.temperature),
+      topK: num(values['top-k']),
+      topP: num(values['top-p']),
+      repetitionPenalty: num(values['repetition-penalty']),
+      seed: num(values.seed),
     });
     if (values.json) process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...result })}\n`);
     else {
       process.stdout.write(`${values.prompt ?? ''}${result.text}\n`);
-      log(`${result.generatedIds.length} tokens at ${result.tokensPerSecond.toFixed(1)} tokens/s on ${devices} phone(s): ` +
-        result.plan.stages.map((s) => `${s.phone} blocks ${s.firstBlock}–${s.lastBlock}`).join(', '));
+      log(
+        `${result.generatedIds.length} tokens at ${result.tokensPerSecond.toFixed(1)} tokens/s on ${devices} phone(s): ` +
+          result.plan.stages.map((s) => `${s.phone} blocks ${s.firstBlock}–${s.lastBlock}`).join(', '),
+      );
     }
   } finally {
     await room.close();

@@ -2,7 +2,7 @@
  * Turns model folders into servable shard folders under .chorus/shards/<name>/, sharding only when the
  * source changed since last time (a stamp of the source files' sizes and mtimes).
  */
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ModelMount } from '../../signaling-server/server';
 import { locateModel, shardModel } from '../shard/shard-model';
@@ -13,13 +13,20 @@ export const SHARDS_DIR = path.join(REPO, '.chorus', 'shards');
 export const DEFAULT_MODEL = path.join(REPO, 'public', 'models', 'chorus-kjv');
 
 function stampOf(root: string, onnx: string): string {
-  const files = [onnx, ...readdirSync(root).map((f) => path.join(root, f))].filter((f) => statSync(f).isFile());
+  const files = [onnx, ...readdirSync(root).map((f) => path.join(root, f))].filter((f) =>
+    statSync(f).isFile(),
+  );
   const dataDir = path.dirname(onnx);
   for (const f of readdirSync(dataDir)) if (/\.(onnx_data|data)$/.test(f)) files.push(path.join(dataDir, f));
-  return JSON.stringify([...new Set(files)].sort().map((f) => [path.basename(f), statSync(f).size, statSync(f).mtimeMs]));
+  return JSON.stringify(
+    [...new Set(files)].sort().map((f) => [path.basename(f), statSync(f).size, statSync(f).mtimeMs]),
+  );
 }
 
-export async function prepareModel(input: string, log: (line: string) => void = () => {}): Promise<ModelMount> {
+export async function prepareModel(
+  input: string,
+  log: (line: string) => void = () => {},
+): Promise<ModelMount> {
   const loc = locateModel(input);
   const dir = path.join(SHARDS_DIR, loc.name);
   const stampFile = path.join(dir, 'source-stamp.json');

@@ -3,15 +3,22 @@
  * phone), a room formed through the real UI, and a prompt generated through the pipeline. Tests, benches
  * and people without three phones all use it.
  */
-import { type Browser, type Page, chromium } from 'playwright-core';
-import { type RunningServer, startServer } from '../../signaling-server/server';
+
 import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { type RunningServer, startServer } from '../../signaling-server/server';
 import { REPO } from './prepare-models';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 export interface RoomResult {
@@ -43,9 +50,19 @@ export class SimulatedRoom {
     readonly pages: Page[],
   ) {}
 
-  static async open(opts: { devices: number; models: { name: string; dir: string }[]; log?: (line: string) => void }): Promise<SimulatedRoom> {
+  static async open(opts: {
+    devices: number;
+    models: { name: string; dir: string }[];
+    log?: (line: string) => void;
+  }): Promise<SimulatedRoom> {
     const log = opts.log ?? (() => {});
-    const server = await startServer({ host: '127.0.0.1', port: 0, appDir: path.join(REPO, 'dist'), models: opts.models, log: () => {} });
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      appDir: path.join(REPO, 'dist'),
+      models: opts.models,
+      log: () => {},
+    });
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const pages: Page[] = [];
     try {
@@ -78,7 +95,9 @@ export class SimulatedRoom {
 
   /** The state of each phone card on the leader's page. */
   states(): Promise<string[]> {
-    return this.leader.getByTestId('phone-card').evaluateAll((els) => els.map((e) => e.getAttribute('data-state') ?? ''));
+    return this.leader
+      .getByTestId('phone-card')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-state') ?? ''));
   }
 
   async waitForStates(want: string[], timeoutMs = 60_000): Promise<void> {
@@ -91,7 +110,9 @@ export class SimulatedRoom {
       await this.leader.waitForTimeout(100);
     }
     const error = await this.errorText();
-    throw new Error(`phones are [${last.join(', ')}], expected [${want.join(', ')}]${error ? `: ${error}` : ''}`);
+    throw new Error(
+      `phones are [${last.join(', ')}], expected [${want.join(', ')}]${error ? `: ${error}` : ''}`,
+    );
   }
 
   async errorText(): Promise<string | null> {
@@ -111,10 +132,19 @@ export class SimulatedRoom {
     const page = this.leader;
     await page.locator('prompt-panel details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
     const fields: [string, number | undefined][] = [
-      ['maxNewTokens', p.maxNewTokens], ['temperature', p.temperature], ['topK', p.topK],
-      ['topP', p.topP], ['repetitionPenalty', p.repetitionPenalty], ['seed', p.seed],
+      ['maxNewTokens', p.maxNewTokens],
+      ['temperature', p.temperature],
+      ['topK', p.topK],
+      ['topP', p.topP],
+      ['repetitionPenalty', p.repetitionPenalty],
+      ['seed', p.seed],
     ];
-    for (const [id, v] of fields) if (v !== undefined) await page.getByTestId(id).fill(String(v)).then(() => page.getByTestId(id).dispatchEvent('change'));
+    for (const [id, v] of fields)
+      if (v !== undefined)
+        await page
+          .getByTestId(id)
+          .fill(String(v))
+          .then(() => page.getByTestId(id).dispatchEvent('change'));
     await page.getByTestId('prompt').fill(p.prompt ?? '');
     await page.getByTestId('prompt-ids').fill(p.promptIds ? p.promptIds.join(',') : '');
     const before = await page.getByTestId('result').count();
@@ -123,8 +153,13 @@ export class SimulatedRoom {
     await page.waitForFunction(
       () => {
         const app = document.querySelector('chorus-app')?.shadowRoot;
-        const busy = app?.querySelector('prompt-panel')?.shadowRoot?.querySelector('[data-testid=stop]') as HTMLButtonElement | null;
-        return busy?.disabled === true && (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'));
+        const busy = app
+          ?.querySelector('prompt-panel')
+          ?.shadowRoot?.querySelector('[data-testid=stop]') as HTMLButtonElement | null;
+        return (
+          busy?.disabled === true &&
+          (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'))
+        );
       },
       undefined,
       { timeout: timeoutMs, polling: 50 },
@@ -134,10 +169,15 @@ export class SimulatedRoom {
     const json = await page.getByTestId('result').getAttribute('data-json');
     const result = JSON.parse(json!) as RoomResult;
     const names = await page.evaluate(() => {
-      const app = document.querySelector('chorus-app') as unknown as { room: { phones: { id: string; name: string }[] } };
+      const app = document.querySelector('chorus-app') as unknown as {
+        room: { phones: { id: string; name: string }[] };
+      };
       return Object.fromEntries(app.room.phones.map((p) => [p.id, p.name]));
     });
-    result.plan = { ...result.plan, stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })) };
+    result.plan = {
+      ...result.plan,
+      stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })),
+    };
     return result;
   }
 

@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createNodeSession } from '../../src/adapters/ort/node';
 import { pairCacheTensors } from '../../src/core/graph/cache-tensors';
 import type { Manifest } from '../../src/core/graph/manifest';
+import { runStages } from '../../src/core/pipeline/local-pipeline';
 import { emptyCache, stepInputs } from '../../src/core/pipeline/model-inputs';
 import { halfToFloat, lastLogitsRow, type StageRunner } from '../../src/core/pipeline/stage-runner';
-import { runStages } from '../../src/core/pipeline/local-pipeline';
 import type { NamedTensors, Tensor } from '../../src/core/tensor';
 import { locateModel, shardModel } from './shard-model';
 import { contiguousSplits, openStage } from './stage-files';
@@ -24,8 +24,18 @@ const MODELS = [
   // fp32: the issue's bound. fp16: every op runs in fp16 either way; cutting can only change which
   // fusions onnxruntime applies, so allow one fp16 rounding step at the logits' magnitude (2^-10 ≈ 1e-3).
   { name: 'stories260k', dir: 'stories260k', prompt: [1, 403, 407, 261, 378], tol: 1e-5 },
-  { name: 'llama fp16 (genai builder)', dir: 'third-party/tiny-random-LlamaForCausalLM-fp16', prompt: [5, 17, 42, 7, 99, 3], tol: 1e-3 },
-  { name: 'gpt2 fused (ort optimizer)', dir: 'third-party/tiny-random-gpt2-fp32', prompt: [5, 17, 42, 7, 99, 3], tol: 1e-5 },
+  {
+    name: 'llama fp16 (genai builder)',
+    dir: 'third-party/tiny-random-LlamaForCausalLM-fp16',
+    prompt: [5, 17, 42, 7, 99, 3],
+    tol: 1e-3,
+  },
+  {
+    name: 'gpt2 fused (ort optimizer)',
+    dir: 'third-party/tiny-random-gpt2-fp32',
+    prompt: [5, 17, 42, 7, 99, 3],
+    tol: 1e-5,
+  },
 ];
 
 function asFloats(t: Tensor): Float64Array {
@@ -110,9 +120,9 @@ describe.each(MODELS)('$name: blocks chain exactly', (model) => {
     expect(kinds[0]).toBe('prologue');
     expect(kinds.at(-1)).toBe('epilogue');
     expect(kinds.filter((k) => k === 'layer')).toHaveLength(manifest.numLayers);
-    expect(manifest.blocks.filter((b) => b.kind === 'layer').map((b) => b.layer)).toEqual(
-      [...Array(manifest.numLayers).keys()],
-    );
+    expect(manifest.blocks.filter((b) => b.kind === 'layer').map((b) => b.layer)).toEqual([
+      ...Array(manifest.numLayers).keys(),
+    ]);
   });
 
   it('every block alone, chained', async () => {
@@ -123,7 +133,10 @@ describe.each(MODELS)('$name: blocks chain exactly', (model) => {
   });
 
   it('every cut into 2 and 3 stages', async () => {
-    const splits = [...contiguousSplits(manifest.blocks.length, 2), ...contiguousSplits(manifest.blocks.length, 3)];
+    const splits = [
+      ...contiguousSplits(manifest.blocks.length, 2),
+      ...contiguousSplits(manifest.blocks.length, 3),
+    ];
     const worst = [];
     for (const split of splits) worst.push(await check(split));
     console.log(`${model.name}: ${splits.length} splits, worst max abs diff ${Math.max(...worst)}`);
@@ -136,7 +149,11 @@ describe('stories260k: greedy generation through 3 stages matches reference.json
     const dir = mkdtempSync(path.join(tmpdir(), 'chorus-greedy-'));
     const manifest = await shardModel(path.join(SHARED, 'stories260k'), dir);
     const n = manifest.blocks.length;
-    const stages = [await openStage(dir, manifest, 0, 1), await openStage(dir, manifest, 2, 4), await openStage(dir, manifest, 5, n - 1)];
+    const stages = [
+      await openStage(dir, manifest, 0, 1),
+      await openStage(dir, manifest, 2, 4),
+      await openStage(dir, manifest, 5, n - 1),
+    ];
     const ref = JSON.parse(readFileSync(path.join(SHARED, 'stories260k/reference.json'), 'utf8')) as {
       prompts: { prompt_ids: number[]; generated_ids: number[] }[];
     };

@@ -4,12 +4,12 @@
  * data files, one block at a time.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, readSync, closeSync, statSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { analyzeModel } from '../../src/core/graph/analyze';
-import { type WrittenBlock, buildManifest } from '../../src/core/graph/build-manifest';
-import { type WeightSource, emitBlocks } from '../../src/core/graph/emit-blocks';
+import { buildManifest, type WrittenBlock } from '../../src/core/graph/build-manifest';
+import { emitBlocks, type WeightSource } from '../../src/core/graph/emit-blocks';
 import type { FileRef, Manifest } from '../../src/core/graph/manifest';
 import { ModelFormatError } from '../../src/core/graph/onnx-proto';
 

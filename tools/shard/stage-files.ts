@@ -7,15 +7,26 @@ import { mergeStage } from '../../src/core/graph/merge-stage';
 import { StageRunner } from '../../src/core/pipeline/stage-runner';
 
 export function readManifest(dir: string): Manifest {
-  return parseManifest(JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')), path.join(dir, 'manifest.json'));
+  return parseManifest(
+    JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')),
+    path.join(dir, 'manifest.json'),
+  );
 }
 
 /**
  * Merges blocks first..last and opens them as one stage. The merged graph is written beside the
  * blocks because onnxruntime-node resolves external data relative to the model file.
  */
-export async function openStage(dir: string, manifest: Manifest, first: number, last: number, opts?: NodeSessionOptions): Promise<StageRunner> {
-  const graphs = manifest.blocks.slice(first, last + 1).map((b) => readFileSync(path.join(dir, b.graph.file)));
+export async function openStage(
+  dir: string,
+  manifest: Manifest,
+  first: number,
+  last: number,
+  opts?: NodeSessionOptions,
+): Promise<StageRunner> {
+  const graphs = manifest.blocks
+    .slice(first, last + 1)
+    .map((b) => readFileSync(path.join(dir, b.graph.file)));
   const stage = mergeStage(manifest, first, last, graphs);
   const file = path.join(dir, `stage-${first}-${last}.onnx`);
   writeFileSync(file, stage.graph);

@@ -5,10 +5,10 @@
  * close the connection). A malformed frame is reported and dropped; the link keeps working.
  */
 import Peer, { type DataConnection } from 'peerjs';
+import type { Link } from '../../core/ports';
 import { Reassembler, splitFrame } from '../../core/protocol/chunking';
 import { decodeMessage, encodeMessage } from '../../core/protocol/codec';
 import type { Message } from '../../core/protocol/messages';
-import type { Link } from '../../core/ports';
 
 export type { Link };
 
@@ -68,7 +68,11 @@ export class PeerLink implements Link {
     this.nextMessageId = (id + 1) >>> 0; // ids are u32 on the wire: wrap, never overflow
     for (const chunk of splitFrame(frame, id)) {
       // peerjs 'raw' sends ArrayBuffers as they are; hand it exactly the chunk's bytes.
-      this.conn.send(chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength ? chunk.buffer : chunk.slice().buffer);
+      this.conn.send(
+        chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+          ? chunk.buffer
+          : chunk.slice().buffer,
+      );
     }
   }
 

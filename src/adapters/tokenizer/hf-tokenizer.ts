@@ -7,7 +7,10 @@ export interface TextTokenizer {
 }
 
 export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown): TextTokenizer {
-  const t = new Tokenizer(tokenizerJson as ConstructorParameters<typeof Tokenizer>[0], (tokenizerConfig ?? {}) as ConstructorParameters<typeof Tokenizer>[1]);
+  const t = new Tokenizer(
+    tokenizerJson as ConstructorParameters<typeof Tokenizer>[0],
+    (tokenizerConfig ?? {}) as ConstructorParameters<typeof Tokenizer>[1],
+  );
   return {
     encode: (text) => t.encode(text).ids,
     decode: (ids) => t.decode([...ids], { skip_special_tokens: true }),

@@ -4,8 +4,8 @@
  */
 import { inferElemTypes } from './dtype-inference';
 import { type GraphIndex, indexGraph } from './graph-index';
-import { type IOSpec, elemTypeToDType } from './manifest';
-import { type ModelProto, type ValueInfoProto, decodeModel, toNumber } from './onnx-proto';
+import { elemTypeToDType, type IOSpec } from './manifest';
+import { decodeModel, type ModelProto, toNumber, type ValueInfoProto } from './onnx-proto';
 import { type Partition, partitionGraph } from './partition';
 
 export interface ModelAnalysis {
@@ -32,7 +32,11 @@ export function analyzeModel(graphBytes: Uint8Array, what: string): ModelAnalysi
   const graph = model.graph!;
   const index = indexGraph(graph, what);
   const partition = partitionGraph(index, what);
-  const types = inferElemTypes(index, [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]);
+  const types = inferElemTypes(index, [
+    ...(graph.input ?? []),
+    ...(graph.output ?? []),
+    ...(graph.valueInfo ?? []),
+  ]);
   const initNames = new Set(index.initializers.keys());
   const inputs = (graph.input ?? []).filter((v) => !initNames.has(v.name ?? '')).map((v) => ioSpec(v, types));
   const outputs = (graph.output ?? []).map((v) => ioSpec(v, types));

@@ -5,7 +5,7 @@
  */
 import type { GraphIndex } from './graph-index';
 import type { IOSpec } from './manifest';
-import { type NodeProto, attr, elemTypeBytes, tensorDims, toNumber } from './onnx-proto';
+import { attr, elemTypeBytes, type NodeProto, tensorDims, toNumber } from './onnx-proto';
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
@@ -69,6 +69,7 @@ export function hiddenSizeOf(config: Record<string, unknown> | null): number | n
     typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>)[key] === 'number'
       ? ((o as Record<string, unknown>)[key] as number)
       : null;
-  const decoder = pick(config, 'model') === null ? (config.model as Record<string, unknown> | undefined)?.decoder : null;
+  const decoder =
+    pick(config, 'model') === null ? (config.model as Record<string, unknown> | undefined)?.decoder : null;
   return pick(config, 'hidden_size') ?? pick(config, 'n_embd') ?? pick(decoder, 'hidden_size');
 }

@@ -2,7 +2,14 @@
 import type { ModelAnalysis } from './analyze';
 import { hiddenSizeOf } from './block-costs';
 import type { EmittedBlock } from './emit-blocks';
-import { type BlockEntry, type FileRef, MANIFEST_FORMAT, type Manifest, type TensorRoute, elemTypeToDType } from './manifest';
+import {
+  type BlockEntry,
+  elemTypeToDType,
+  type FileRef,
+  MANIFEST_FORMAT,
+  type Manifest,
+  type TensorRoute,
+} from './manifest';
 import { toNumber } from './onnx-proto';
 
 export interface WrittenBlock {
@@ -20,7 +27,11 @@ export interface ManifestExtras {
   readonly tokenizerConfig: FileRef | null;
 }
 
-export function buildManifest(a: ModelAnalysis, written: readonly WrittenBlock[], extras: ManifestExtras): Manifest {
+export function buildManifest(
+  a: ModelAnalysis,
+  written: readonly WrittenBlock[],
+  extras: ManifestExtras,
+): Manifest {
   const hidden = hiddenSizeOf(extras.config);
   const producer = new Map<string, number>();
   const consumers = new Map<string, number[]>();
@@ -35,7 +46,13 @@ export function buildManifest(a: ModelAnalysis, written: readonly WrittenBlock[]
   }
   const tensors: TensorRoute[] = [...consumers].map(([name, readers]) => {
     const elemType = a.types.get(name) ?? 0;
-    return { name, elemType, dtype: elemTypeToDType(elemType), producer: producer.get(name) ?? -1, consumers: readers };
+    return {
+      name,
+      elemType,
+      dtype: elemTypeToDType(elemType),
+      producer: producer.get(name) ?? -1,
+      consumers: readers,
+    };
   });
   const blocks: BlockEntry[] = written.map(({ block, graph, weights }) => ({
     index: block.plan.index,
@@ -59,7 +76,10 @@ export function buildManifest(a: ModelAnalysis, written: readonly WrittenBlock[]
     name: extras.name,
     source: extras.source,
     irVersion: toNumber(a.model.irVersion),
-    opsets: (a.model.opsetImport ?? []).map((o) => ({ domain: o.domain ?? '', version: toNumber(o.version) })),
+    opsets: (a.model.opsetImport ?? []).map((o) => ({
+      domain: o.domain ?? '',
+      version: toNumber(o.version),
+    })),
     numLayers: a.partition.numLayers,
     config: extras.config,
     generationConfig: extras.generationConfig,

@@ -15,7 +15,11 @@ export interface CacheLayer {
 
 const CACHE_NAME = /^(past|present)\D*?(\d+)/i;
 
-export function findCacheLayers(graphInputs: readonly string[], graphOutputs: readonly string[], what: string): CacheLayer[] {
+export function findCacheLayers(
+  graphInputs: readonly string[],
+  graphOutputs: readonly string[],
+  what: string,
+): CacheLayer[] {
   const pastBy = new Map<number, string[]>();
   const presentBy = new Map<number, string[]>();
   const collect = (names: readonly string[], prefix: string, into: Map<number, string[]>) => {

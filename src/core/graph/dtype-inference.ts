@@ -4,15 +4,25 @@
  * ops. Shapes are not needed (a block declares them as unknown) and are not inferred.
  */
 import type { GraphIndex } from './graph-index';
-import { ElemType, ModelFormatError, type NodeProto, type ValueInfoProto, attr, toNumber } from './onnx-proto';
+import {
+  attr,
+  ElemType,
+  ModelFormatError,
+  type NodeProto,
+  toNumber,
+  type ValueInfoProto,
+} from './onnx-proto';
 
 type Rule = (inputTypes: (number | undefined)[], node: NodeProto, outputIndex: number) => number | undefined;
 
 const first: Rule = (t) => t[0];
 const int64: Rule = () => ElemType.INT64;
 const bool: Rule = () => ElemType.BOOL;
-const float: Rule = () => ElemType.FLOAT;
-const fromInput = (i: number): Rule => (t) => t[i];
+const _float: Rule = () => ElemType.FLOAT;
+const fromInput =
+  (i: number): Rule =>
+  (t) =>
+    t[i];
 /** Normalisations return their input type for the main output and float statistics for the others. */
 const normalization: Rule = (t, _n, o) => (o === 0 || o === 3 ? t[0] : ElemType.FLOAT);
 
@@ -66,10 +76,7 @@ function declaredType(v: ValueInfoProto): number | undefined {
 }
 
 /** Returns the element type of every tensor it could type; throws if one a block needs stays unknown. */
-export function inferElemTypes(
-  g: GraphIndex,
-  valueInfos: readonly ValueInfoProto[],
-): Map<string, number> {
+export function inferElemTypes(g: GraphIndex, valueInfos: readonly ValueInfoProto[]): Map<string, number> {
   const types = new Map<string, number>();
   for (const v of valueInfos) {
     const t = declaredType(v);

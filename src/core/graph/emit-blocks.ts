@@ -9,13 +9,13 @@ import { type BlockCosts, blockCosts } from './block-costs';
 import { requireType } from './dtype-inference';
 import type { IOSpec } from './manifest';
 import {
-  ModelFormatError,
-  type TensorProto,
-  type ValueInfoProto,
   elemTypeBytes,
   encodeModel,
+  ModelFormatError,
   onnx,
+  type TensorProto,
   tensorDims,
+  type ValueInfoProto,
 } from './onnx-proto';
 import type { BlockPlan } from './partition';
 
@@ -52,8 +52,14 @@ function externalRef(t: TensorProto): { location: string; offset: number; length
   return { location, offset: Number(kv.get('offset') ?? 0), length };
 }
 
-function typedValueInfo(name: string, a: ModelAnalysis, declared: ReadonlyMap<string, ValueInfoProto>): ValueInfoProto {
-  return declared.get(name) ?? { name, type: { tensorType: { elemType: requireType(a.types, name, a.what) } } };
+function typedValueInfo(
+  name: string,
+  a: ModelAnalysis,
+  declared: ReadonlyMap<string, ValueInfoProto>,
+): ValueInfoProto {
+  return (
+    declared.get(name) ?? { name, type: { tensorType: { elemType: requireType(a.types, name, a.what) } } }
+  );
 }
 
 export async function* emitBlocks(a: ModelAnalysis, source: WeightSource): AsyncGenerator<EmittedBlock> {

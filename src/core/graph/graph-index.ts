@@ -29,7 +29,8 @@ function outerScopeNames(graph: GraphProto): string[] {
   for (const n of graph.node ?? []) {
     for (const i of n.input ?? []) if (i && !local.has(i)) used.push(i);
     for (const a of n.attribute ?? []) {
-      for (const g of [a.g, ...(a.graphs ?? [])]) if (g) for (const name of outerScopeNames(g)) if (!local.has(name)) used.push(name);
+      for (const g of [a.g, ...(a.graphs ?? [])])
+        if (g) for (const name of outerScopeNames(g)) if (!local.has(name)) used.push(name);
     }
     for (const o of n.output ?? []) if (o) local.add(o);
   }
@@ -68,7 +69,7 @@ export function indexGraph(graph: GraphProto, what: string): GraphIndex {
   });
   const order: number[] = [];
   const ready: number[] = [];
-  missing.forEach((m, i) => m === 0 && ready.push(i));
+  for (const [i, m] of missing.entries()) if (m === 0) ready.push(i);
   const done = new Set<string>();
   while (ready.length > 0) {
     ready.sort((a, b) => b - a);
@@ -104,13 +105,30 @@ export function indexGraph(graph: GraphProto, what: string): GraphIndex {
   });
   const staticTensors = new Set(initializers.keys());
   const isStatic = nodes.map((n, i) => {
-    const s = !NONDETERMINISTIC.has(n.opType ?? '') && nodeInputs[i]!.every((name) => staticTensors.has(name));
+    const s =
+      !NONDETERMINISTIC.has(n.opType ?? '') && nodeInputs[i]!.every((name) => staticTensors.has(name));
     if (s) for (const o of nodeOutputs[i]!) staticTensors.add(o);
     return s;
   });
   const graphOutputs = (graph.output ?? []).map((v) => v.name ?? '');
-  return { nodes, nodeInputs, nodeOutputs, producer, consumers, initializers, graphInputs, graphOutputs, isStatic };
+  return {
+    nodes,
+    nodeInputs,
+    nodeOutputs,
+    producer,
+    consumers,
+    initializers,
+    graphInputs,
+    graphOutputs,
+    isStatic,
+  };
 }
 
 /** Ops whose value must be computed once, never copied into several blocks. */
-const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial']);
+const NONDETERMINISTIC = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+]);

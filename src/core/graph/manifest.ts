@@ -112,11 +112,13 @@ export function parseManifest(json: unknown, what = 'manifest.json'): Manifest {
         fail(`block ${i}.${key} is not a list of names`);
       }
     }
-    if (typeof block.file === 'string' && block.file.includes('..')) fail(`block ${i} refers outside its folder`);
+    if (typeof block.file === 'string' && block.file.includes('..'))
+      fail(`block ${i} refers outside its folder`);
   });
   for (const b of m.blocks as { graph: FileRef; weights: FileRef | null }[]) {
     for (const ref of [b.graph, b.weights]) {
-      if (ref && (ref.file.includes('..') || ref.file.startsWith('/'))) fail(`file ${ref.file} is outside the folder`);
+      if (ref && (ref.file.includes('..') || ref.file.startsWith('/')))
+        fail(`file ${ref.file} is outside the folder`);
     }
   }
   return json as Manifest;

@@ -4,12 +4,12 @@
  */
 import type { Manifest } from './manifest';
 import {
+  decodeModel,
+  encodeModel,
   type IModelProto,
   type NodeProto,
   type TensorProto,
   type ValueInfoProto,
-  decodeModel,
-  encodeModel,
 } from './onnx-proto';
 
 export interface StageModel {
@@ -33,7 +33,9 @@ export function mergeStage(
     throw new RangeError(`block range ${first}..${last} is outside 0..${manifest.blocks.length - 1}`);
   }
   if (blockGraphs.length !== last - first + 1) {
-    throw new RangeError(`blocks ${first}..${last} need ${last - first + 1} graphs, got ${blockGraphs.length}`);
+    throw new RangeError(
+      `blocks ${first}..${last} need ${last - first + 1} graphs, got ${blockGraphs.length}`,
+    );
   }
   const entries = manifest.blocks.slice(first, last + 1);
   const graphOutputs = new Set(manifest.outputs.map((o) => o.name));
@@ -48,7 +50,8 @@ export function mergeStage(
   const outputs = new Map<string, ValueInfoProto>();
   for (const m of models) {
     const g = m.graph!;
-    for (const v of g.input ?? []) if (!produced.has(v.name ?? '') && !inputs.has(v.name ?? '')) inputs.set(v.name!, v);
+    for (const v of g.input ?? [])
+      if (!produced.has(v.name ?? '') && !inputs.has(v.name ?? '')) inputs.set(v.name!, v);
     for (const n of g.node ?? []) {
       const outs = (n.output ?? []).filter((o) => o !== '');
       // Static nodes are copied into every block that reads them; keep the first copy.
@@ -77,7 +80,9 @@ export function mergeStage(
       initializer: [...initializers.values()],
       input: [...inputs.values()],
       output: [...outputs.values()],
-      valueInfo: [...valueInfo.values()].filter((v) => !inputs.has(v.name ?? '') && !outputs.has(v.name ?? '')),
+      valueInfo: [...valueInfo.values()].filter(
+        (v) => !inputs.has(v.name ?? '') && !outputs.has(v.name ?? ''),
+      ),
     },
   };
   return {

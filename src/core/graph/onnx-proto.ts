@@ -4,8 +4,9 @@
  * objects; `toNumber` turns them into numbers (every int64 we read — dims, offsets, attributes — fits in
  * 2^53).
  */
-import onnxProto from 'onnx-proto';
+
 import type { onnx as ox } from 'onnx-proto';
+import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = ox.ModelProto;
@@ -35,7 +36,9 @@ export function decodeModel(bytes: Uint8Array, what: string): ModelProto {
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new ModelFormatError(`${what}: not a valid ONNX model (${(e as Error).message}); is the file truncated?`);
+    throw new ModelFormatError(
+      `${what}: not a valid ONNX model (${(e as Error).message}); is the file truncated?`,
+    );
   }
   if (!model.graph || (model.graph.node ?? []).length === 0) {
     throw new ModelFormatError(`${what}: decodes as protobuf but holds no ONNX graph (no nodes)`);
@@ -66,7 +69,19 @@ export const ElemType = {
 } as const;
 
 const ELEM_BYTES: Record<number, number> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2,
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  16: 2,
 };
 
 export function elemTypeBytes(t: number): number {

@@ -16,9 +16,10 @@
  *    layer that reached them and weightless ops (norms) move on, so a layer starts with its input norm
  *    and the final norm joins the LM head in the epilogue.
  */
+
+import { weightFlops } from './block-costs';
 import { findCacheLayers } from './cache-tensors';
 import type { GraphIndex } from './graph-index';
-import { weightFlops } from './block-costs';
 import { FlowNetwork, INF } from './max-flow';
 import { ModelFormatError } from './onnx-proto';
 
@@ -66,7 +67,9 @@ export function partitionGraph(g: GraphIndex, what: string): Partition {
     }
     if (touched.size > 1) {
       const node = g.nodes[i]!;
-      throw new ModelFormatError(`${what}: node ${node.name || node.opType} touches the caches of several layers`);
+      throw new ModelFormatError(
+        `${what}: node ${node.name || node.opType} touches the caches of several layers`,
+      );
     }
     pin[i] = touched.size ? [...touched][0] : undefined;
   }
@@ -82,10 +85,13 @@ export function partitionGraph(g: GraphIndex, what: string): Partition {
     }
     lo[i] = v;
   }
-  const consumersOf = (i: number) => g.nodeOutputs[i]!.flatMap((o) => g.consumers.get(o) ?? []).filter(dynamic);
+  const consumersOf = (i: number) =>
+    g.nodeOutputs[i]!.flatMap((o) => g.consumers.get(o) ?? []).filter(dynamic);
   // 3. once-only work goes to the prologue
   const dynamicInputs = (i: number) =>
-    g.nodeInputs[i]!.filter((name) => dataInputs.has(name) || (g.producer.has(name) && dynamic(g.producer.get(name)!)));
+    g.nodeInputs[i]!.filter(
+      (name) => dataInputs.has(name) || (g.producer.has(name) && dynamic(g.producer.get(name)!)),
+    );
   const inPrologue = (i: number) =>
     lo[i] === 0 &&
     pin[i] === undefined &&
@@ -215,7 +221,8 @@ function buildBlocks(
     for (const i of nodes) {
       for (const name of g.nodeInputs[i]!) {
         visitStatic(name);
-        if (own.has(name) || g.initializers.has(name) || staticNodes.has(g.producer.get(name) ?? -1)) continue;
+        if (own.has(name) || g.initializers.has(name) || staticNodes.has(g.producer.get(name) ?? -1))
+          continue;
         if (!inputs.includes(name)) inputs.push(name);
       }
     }

@@ -63,14 +63,18 @@ export async function generate(req: GenerationRequest, runStep: RunStep): Promis
 }
 
 /** Stop ids from the model's configs: eos (one or several) and, for llama2.c-style models, BOS. */
-export function stopIdsOf(config: Record<string, unknown> | null, generationConfig: Record<string, unknown> | null): Set<number> {
+export function stopIdsOf(
+  config: Record<string, unknown> | null,
+  generationConfig: Record<string, unknown> | null,
+): Set<number> {
   const ids = new Set<number>();
   const add = (v: unknown) => {
     if (typeof v === 'number') ids.add(v);
     else if (Array.isArray(v)) for (const x of v) add(x);
   };
   // onnxruntime-genai's genai_config.json keeps these under "model".
-  const genai = config?.model && typeof config.model === 'object' ? (config.model as Record<string, unknown>) : null;
+  const genai =
+    config?.model && typeof config.model === 'object' ? (config.model as Record<string, unknown>) : null;
   add(generationConfig?.eos_token_id);
   add(config?.eos_token_id);
   add(genai?.eos_token_id);

@@ -3,7 +3,7 @@
  * wiring of the data-transmission map, used by Node tests and single-device runs.
  */
 import type { NamedTensors } from '../tensor';
-import { type StageRunner, lastLogitsRow } from './stage-runner';
+import { lastLogitsRow, type StageRunner } from './stage-runner';
 
 export async function runStages(
   stages: readonly StageRunner[],
@@ -16,7 +16,12 @@ export async function runStages(
   return available;
 }
 
-export async function nextLogits(stages: readonly StageRunner[], requestId: string, step: number, inputs: NamedTensors): Promise<Float32Array> {
+export async function nextLogits(
+  stages: readonly StageRunner[],
+  requestId: string,
+  step: number,
+  inputs: NamedTensors,
+): Promise<Float32Array> {
   const out = await runStages(stages, requestId, step, inputs);
   const logits = out.logits;
   if (!logits) throw new Error('the last stage produced no logits');

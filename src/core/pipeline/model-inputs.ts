@@ -3,11 +3,12 @@
  * KV cache a stage starts from, in the dtypes and layouts the model's own input specs declare.
  */
 import type { IOSpec } from '../graph/manifest';
-import { type DType, type NamedTensors, type Tensor, elementCount } from '../tensor';
+import { type DType, elementCount, type NamedTensors, type Tensor } from '../tensor';
 
 function intTensor(dtype: DType, dims: number[], values: (i: number) => number): Tensor {
   const n = elementCount(dims);
-  if (dtype === 'int64') return { dtype, dims, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(values(i))) };
+  if (dtype === 'int64')
+    return { dtype, dims, data: BigInt64Array.from({ length: n }, (_, i) => BigInt(values(i))) };
   if (dtype === 'int32') return { dtype, dims, data: Int32Array.from({ length: n }, (_, i) => values(i)) };
   throw new Error(`an id/mask/position input of dtype ${dtype} is not supported`);
 }
@@ -18,8 +19,10 @@ export function stepInputs(specs: readonly IOSpec[], ids: readonly number[], pas
   for (const spec of specs) {
     const dtype = spec.dtype ?? 'int64';
     if (spec.name === 'input_ids') out[spec.name] = intTensor(dtype, [1, ids.length], (i) => ids[i]!);
-    else if (spec.name === 'attention_mask') out[spec.name] = intTensor(dtype, [1, past + ids.length], () => 1);
-    else if (spec.name === 'position_ids') out[spec.name] = intTensor(dtype, [1, ids.length], (i) => past + i);
+    else if (spec.name === 'attention_mask')
+      out[spec.name] = intTensor(dtype, [1, past + ids.length], () => 1);
+    else if (spec.name === 'position_ids')
+      out[spec.name] = intTensor(dtype, [1, ids.length], (i) => past + i);
   }
   return out;
 }

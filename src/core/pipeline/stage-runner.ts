@@ -79,7 +79,8 @@ export class StageRunner {
 
 /** The last row of logits [1, S, V] → [V]: all the leader needs to sample. */
 export function lastLogitsRow(logits: Tensor): Float32Array {
-  if (logits.dtype !== 'float32' && logits.dtype !== 'float16') throw new Error(`logits of dtype ${logits.dtype}`);
+  if (logits.dtype !== 'float32' && logits.dtype !== 'float16')
+    throw new Error(`logits of dtype ${logits.dtype}`);
   const v = logits.dims[logits.dims.length - 1]!;
   const rows = logits.data.length / v;
   const start = (rows - 1) * v;
