@@ -149,4 +149,20 @@ describe('a room of 3 phones', () => {
     const r = await room.generate({ prompt: reference.prompt, maxNewTokens: 8 });
     expect(r.generatedIds).toEqual(reference.generated_ids.slice(0, 8));
   });
+
+  it('the stop button ends an answer early, and the next prompt still works', async () => {
+    await room.startGenerate({ prompt: reference.prompt, maxNewTokens: 400 });
+    await until(
+      () => room.leader.getByTestId('output').textContent(),
+      (t) => (t ?? '').length > 10,
+      'first tokens streamed',
+    );
+    await room.leader.getByTestId('stop').click();
+    const stopped = await room.waitForResult();
+    expect(stopped.stoppedBy).toBe('aborted');
+    expect(stopped.generatedIds.length).toBeLessThan(400);
+    expect(stopped.generatedIds).toEqual(reference.generated_ids.slice(0, stopped.generatedIds.length));
+    const r = await room.generate({ prompt: reference.prompt, maxNewTokens: 8 });
+    expect(r.generatedIds).toEqual(reference.generated_ids.slice(0, 8));
+  });
 });

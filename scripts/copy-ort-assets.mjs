@@ -43,4 +43,6 @@ for (const name of FILES) {
 }
 // The runtime must match the onnxruntime-web JS exactly; comparing contents (above) keeps them in step.
 const version = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')).version;
-process.stdout.write(`onnxruntime-web ${version}: ${copied} of ${FILES.length} runtime files copied to public/ort/\n`);
+process.stdout.write(
+  `onnxruntime-web ${version}: ${copied} of ${FILES.length} runtime files copied to public/ort/\n`,
+);

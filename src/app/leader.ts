@@ -163,7 +163,22 @@ export class Leader extends RoomNode {
       if (bad) throw new Error(`${bad.name} could not load its blocks: ${bad.detail ?? bad.state}`);
       return states.every((p) => p?.state === 'ready');
     });
+    await this.warmUp();
     return plan;
+  }
+
+  /**
+   * One throwaway request through the whole pipeline: the runtime's first run of a session costs
+   * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
+   * user's first token.
+   */
+  private async warmUp(): Promise<void> {
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 2 };
+    try {
+      await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
+    } catch (e) {
+      this.opts.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private until(done: () => boolean): Promise<void> {
@@ -244,6 +259,17 @@ export class Leader extends RoomNode {
       for (const s of plan.stages) this.deviceLinks.get(s.phoneId)?.send({ kind: 'release', requestId });
       this.abort = null;
     }
+  }
+
+  /** Round-trip times to each phone of the room (ms), `count` pings each, one after another. */
+  async measureRtts(count = 20): Promise<Record<string, number[]>> {
+    const out: Record<string, number[]> = {};
+    for (const [id, link] of this.deviceLinks) {
+      if (id === SELF) continue;
+      out[id] = [];
+      for (let i = 0; i < count; i++) out[id].push(await this.ping(link));
+    }
+    return out;
   }
 
   stop(): void {

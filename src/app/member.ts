@@ -60,7 +60,7 @@ export class Member extends RoomNode {
   }
 
   private fromLeader(m: Message): void {
-    if (this.stage.handle(m, this.leader)) return;
+    if (this.handleLinkMessage(m, this.leader) || this.stage.handle(m, this.leader)) return;
     if (m.kind === 'roster') {
       this.phones = m.phones;
       this.onChange();

@@ -31,6 +31,8 @@ export abstract class RoomNode {
   protected readonly links = new Map<string, Link>();
   readonly stage: StageHost;
   rejectedFrames = 0;
+  private nextNonce = 1;
+  private readonly pings = new Map<number, (rttMs: number) => void>();
 
   protected constructor(
     protected readonly node: PeerNode,
@@ -60,7 +62,10 @@ export abstract class RoomNode {
     let greeted = false;
     this.watch(link);
     link.onMessage((m) => {
-      if (greeted) return this.dispatch(m, link);
+      if (greeted) {
+        if (!this.handleLinkMessage(m, link)) this.dispatch(m, link);
+        return;
+      }
       if (m.kind !== 'hello' || !sameSecret(m.secret, this.opts.secret)) {
         this.opts.log(
           `refused ${link.remoteId}: ${m.kind === 'hello' ? 'wrong room secret' : `sent ${m.kind} before hello`}`,
@@ -85,7 +90,7 @@ export abstract class RoomNode {
       link.onMessage((m) => {
         if (m.kind === 'welcome') resolve();
         else if (m.kind === 'refused') reject(new Error(`refused by ${peerId}: ${m.reason}`));
-        else this.dispatch(m, link);
+        else if (!this.handleLinkMessage(m, link)) this.dispatch(m, link);
       });
       link.onClose(() => reject(new Error(`${peerId} closed the connection`)));
     });
@@ -103,6 +108,36 @@ export abstract class RoomNode {
     link.onClose(() => {
       if (this.links.get(link.remoteId) === link) this.links.delete(link.remoteId);
       this.closed(link);
+    });
+  }
+
+  /** Answers pings and resolves our own; true when `m` was one of those. */
+  protected handleLinkMessage(m: Message, from: Link): boolean {
+    if (m.kind === 'ping') {
+      from.send({ kind: 'pong', nonce: m.nonce, sentAt: m.sentAt });
+      return true;
+    }
+    if (m.kind === 'pong') {
+      this.pings.get(m.nonce)?.(performance.now() - m.sentAt);
+      this.pings.delete(m.nonce);
+      return true;
+    }
+    return false;
+  }
+
+  /** Round-trip time of one small message on `link`, in ms. */
+  ping(link: Link, timeoutMs = 5000): Promise<number> {
+    const nonce = this.nextNonce++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pings.delete(nonce);
+        reject(new Error(`no answer from ${link.remoteId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pings.set(nonce, (rtt) => {
+        clearTimeout(timer);
+        resolve(rtt);
+      });
+      link.send({ kind: 'ping', nonce, sentAt: performance.now() });
     });
   }
 

@@ -21,8 +21,11 @@ export interface StageHostDeps {
 
 export class StageHost {
   private assignment: StageAssignment | null = null;
+  private readyDetail = '';
   private next: Link | null = null;
   private loading: Promise<void> | null = null;
+  /** Requests with a live KV cache here: the phone shows busy while there is one. */
+  private readonly active = new Set<string>();
   state: PhoneState = 'joining';
 
   constructor(private readonly deps: StageHostDeps) {}
@@ -42,10 +45,17 @@ export class StageHost {
         void this.step(m, from);
         return true;
       case 'release':
-        void this.deps.backend.release(m.requestId);
+        this.forget(m.requestId);
         return true;
       default:
         return false;
+    }
+  }
+
+  private forget(requestId: string): void {
+    void this.deps.backend.release(requestId).catch(() => {});
+    if (this.active.delete(requestId) && this.active.size === 0 && this.state === 'busy') {
+      this.report('ready', { detail: this.readyDetail });
     }
   }
 
@@ -75,9 +85,9 @@ export class StageHost {
         trimLogits: a.nextPeer === null,
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
-      this.report('ready', {
-        detail: `blocks ${a.firstBlock}–${a.lastBlock} on ${loaded.backend}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-      });
+      this.readyDetail = `blocks ${a.firstBlock}–${a.lastBlock} on ${loaded.backend}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      this.active.clear();
+      this.report('ready', { detail: this.readyDetail });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`stage load failed: ${message}`);
@@ -89,7 +99,11 @@ export class StageHost {
     const a = this.assignment;
     try {
       await this.loading;
-      if (!a || this.state !== 'ready') throw new Error('this phone has no stage loaded');
+      if (!a || (this.state !== 'ready' && this.state !== 'busy')) throw new Error('this phone has no stage loaded');
+      if (m.step === 0 && !this.active.has(m.requestId)) {
+        this.active.add(m.requestId);
+        if (this.active.size === 1) this.report('busy', { detail: this.readyDetail });
+      }
       const result = await this.deps.backend.step(m.requestId, m.step, m.tensors);
       const stageTimesMs = [...m.stageTimesMs, result.ms];
       if (this.next) {
@@ -109,6 +123,7 @@ export class StageHost {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`step ${m.step} of ${m.requestId} failed: ${message}`);
+      this.forget(m.requestId); // a failed request is over here: its cache must not keep the phone busy
       this.deps.leader.send({
         kind: 'error',
         requestId: m.requestId,

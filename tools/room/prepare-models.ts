@@ -26,16 +26,18 @@ function stampOf(root: string, onnx: string): string {
 export async function prepareModel(
   input: string,
   log: (line: string) => void = () => {},
+  dtype?: string,
 ): Promise<ModelMount> {
-  const loc = locateModel(input);
-  const dir = path.join(SHARDS_DIR, loc.name);
+  const loc = locateModel(input, dtype);
+  const name = dtype ? `${loc.name}-${dtype}` : loc.name;
+  const dir = path.join(SHARDS_DIR, name);
   const stampFile = path.join(dir, 'source-stamp.json');
   const stamp = stampOf(loc.root, loc.onnx);
   if (!existsSync(stampFile) || readFileSync(stampFile, 'utf8') !== stamp) {
     const t0 = performance.now();
-    const m = await shardModel(input, dir);
+    const m = await shardModel(input, dir, dtype);
     writeFileSync(stampFile, stamp);
-    log(`sharded ${loc.name} into ${m.blocks.length} blocks in ${(performance.now() - t0).toFixed(0)} ms`);
+    log(`sharded ${name} into ${m.blocks.length} blocks in ${(performance.now() - t0).toFixed(0)} ms`);
   }
-  return { name: loc.name, dir };
+  return { name, dir };
 }

@@ -128,9 +128,12 @@ export class SimulatedRoom {
     await this.waitForStates(Array(this.pages.length).fill('ready'), timeoutMs);
   }
 
-  async generate(p: PromptOptions, timeoutMs = 120_000): Promise<RoomResult> {
+  /** Fills the prompt panel and presses Generate; `waitForResult` collects the outcome. */
+  async startGenerate(p: PromptOptions): Promise<void> {
     const page = this.leader;
-    await page.locator('prompt-panel details').evaluate((d) => ((d as HTMLDetailsElement).open = true));
+    await page.locator('prompt-panel details').evaluate((d) => {
+      (d as HTMLDetailsElement).open = true;
+    });
     const fields: [string, number | undefined][] = [
       ['maxNewTokens', p.maxNewTokens],
       ['temperature', p.temperature],
@@ -139,27 +142,26 @@ export class SimulatedRoom {
       ['repetitionPenalty', p.repetitionPenalty],
       ['seed', p.seed],
     ];
-    for (const [id, v] of fields)
-      if (v !== undefined)
-        await page
-          .getByTestId(id)
-          .fill(String(v))
-          .then(() => page.getByTestId(id).dispatchEvent('change'));
+    for (const [id, v] of fields) {
+      if (v === undefined) continue;
+      await page.getByTestId(id).fill(String(v));
+      await page.getByTestId(id).dispatchEvent('change');
+    }
     await page.getByTestId('prompt').fill(p.prompt ?? '');
     await page.getByTestId('prompt-ids').fill(p.promptIds ? p.promptIds.join(',') : '');
-    const before = await page.getByTestId('result').count();
-    void before;
     await page.getByTestId('generate').click();
+  }
+
+  async waitForResult(timeoutMs = 120_000): Promise<RoomResult> {
+    const page = this.leader;
     await page.waitForFunction(
       () => {
         const app = document.querySelector('chorus-app')?.shadowRoot;
-        const busy = app
-          ?.querySelector('prompt-panel')
-          ?.shadowRoot?.querySelector('[data-testid=stop]') as HTMLButtonElement | null;
-        return (
-          busy?.disabled === true &&
-          (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'))
-        );
+        const stop = app?.querySelector('prompt-panel')?.shadowRoot?.querySelector('[data-testid=stop]') as
+          | HTMLButtonElement
+          | null
+          | undefined;
+        return stop?.disabled === true && (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'));
       },
       undefined,
       { timeout: timeoutMs, polling: 50 },
@@ -169,16 +171,27 @@ export class SimulatedRoom {
     const json = await page.getByTestId('result').getAttribute('data-json');
     const result = JSON.parse(json!) as RoomResult;
     const names = await page.evaluate(() => {
-      const app = document.querySelector('chorus-app') as unknown as {
-        room: { phones: { id: string; name: string }[] };
-      };
+      const app = document.querySelector('chorus-app') as unknown as { room: { phones: { id: string; name: string }[] } };
       return Object.fromEntries(app.room.phones.map((p) => [p.id, p.name]));
     });
-    result.plan = {
-      ...result.plan,
-      stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })),
-    };
+    result.plan = { ...result.plan, stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })) };
     return result;
+  }
+
+  async generate(p: PromptOptions, timeoutMs = 120_000): Promise<RoomResult> {
+    await this.startGenerate(p);
+    return this.waitForResult(timeoutMs);
+  }
+
+  /** Round-trip times (ms) from the leader to every other phone, `count` small pings each. */
+  async rtts(count = 20): Promise<number[]> {
+    const byPhone = await this.leader.evaluate(async (n) => {
+      const app = document.querySelector('chorus-app') as unknown as {
+        room: { leader: { measureRtts(n: number): Promise<Record<string, number[]>> } };
+      };
+      return app.room.leader.measureRtts(n);
+    }, count);
+    return Object.values(byPhone).flat();
   }
 
   async close(): Promise<void> {
