@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeModel } from './analyze';
-import { ElemType, ModelFormatError, decodeModel, encodeModel, onnx } from './onnx-proto';
-import { GraphBuilder, buildDecoder, int, seededRandom } from './test-graphs';
+import { decodeModel, ElemType, encodeModel, ModelFormatError, onnx } from './onnx-proto';
+import { buildDecoder, GraphBuilder, int, seededRandom } from './test-graphs';
 
 const FILE = 'models/tiny/model.onnx';
 
@@ -110,8 +110,13 @@ describe('analyzeModel: graphs that are not a chain of layers', () => {
   it('rejects a later layer feeding an earlier one', () => {
     const g = buildDecoder({ layers: 2, cacheNaming: 'stacked' });
     // layer 0's key now depends on layer 1's cache
-    g.node('ReduceSum', ['past_1'], ['from1'], 'late').node('Add', ['L0.k', 'from1'], ['L0.k2'], 'backwards');
-    g.nodes.find((n) => n.name === 'L0.rope')!.input = ['L0.k2', 'rope'];
+    g.node('ReduceSum', ['past_1'], ['from1'], 'late').node(
+      'Add',
+      ['L0.k.rot', 'from1'],
+      ['L0.k2'],
+      'backwards',
+    );
+    g.nodes.find((n) => n.name === 'L0.cache')!.input = ['L0.k2', 'L0.v'];
     expectFormatError(
       () => analyzeModel(g.bytes(), FILE),
       /depends on layer 1 but feeds layer 0.*do not form a chain/,

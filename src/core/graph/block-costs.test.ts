@@ -5,14 +5,14 @@ import { indexGraph } from './graph-index';
 import type { IOSpec } from './manifest';
 import { ElemType } from './onnx-proto';
 import {
+  buildDecoder,
   type DecoderOptions,
   GraphBuilder,
   HEAD_DIM,
   HEADS,
   HIDDEN,
-  VOCAB,
-  buildDecoder,
   int,
+  VOCAB,
 } from './test-graphs';
 
 const spec = (name: string, elemType: number, dims: (number | string)[]): IOSpec => ({

@@ -18,11 +18,27 @@ export function weightFlops(g: GraphIndex, node: NodeProto): number {
   }
   if (op === 'MatMul' || op === 'Gemm' || op === 'Attention' || op === 'MatMulInteger') {
     for (const name of inputs.slice(0, 2)) {
-      const w = g.initializers.get(name);
-      if (w && tensorDims(w).length >= 2) return 2 * product(tensorDims(w));
+      const dims = staticWeightDims(g, name, 0);
+      if (dims) return 2 * product(dims);
     }
   }
   return 0;
+}
+
+/**
+ * Dims of the weight behind `name`: an initializer, or one reached through static ops (a tied LM head
+ * written as Transpose(embedding), DequantizeLinear of quantized weights). Null for activations.
+ */
+function staticWeightDims(g: GraphIndex, name: string, depth: number): number[] | null {
+  const w = g.initializers.get(name);
+  if (w) return tensorDims(w).length >= 2 ? tensorDims(w) : null;
+  const p = g.producer.get(name);
+  if (p === undefined || !g.isStatic[p] || depth > 4) return null;
+  for (const input of g.nodeInputs[p]!) {
+    const dims = staticWeightDims(g, input, depth + 1);
+    if (dims) return dims;
+  }
+  return null;
 }
 
 export interface BlockCosts {

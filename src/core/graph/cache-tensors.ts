@@ -55,7 +55,8 @@ export function findCacheLayers(
  * `present.0.key`, `past_0` ↔ `present_0`. Names match once their past/present prefix is dropped.
  */
 export function pairCacheTensors(pasts: readonly string[], presents: readonly string[]): [string, string][] {
-  const key = (name: string) => name.replace(/^(past|present)[a-z_]*/i, '');
+  // Drop exactly the past/present prefix (longest first); what follows (`.0.key`, `_key_0`, `_0`) must match.
+  const key = (name: string) => name.replace(/^(past_key_values|present_key_values|past|present)/i, '');
   const byKey = new Map(presents.map((p) => [key(p), p]));
   return pasts.map((past) => {
     const present = byKey.get(key(past));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type ModelAnalysis, analyzeModel } from './analyze';
-import { type EmittedBlock, type WeightSource, blockFileNames, emitBlocks } from './emit-blocks';
-import { ElemType, ModelFormatError, type TensorProto, decodeModel, onnx } from './onnx-proto';
-import { type DecoderOptions, GraphBuilder, buildDecoder, int } from './test-graphs';
+import { analyzeModel, type ModelAnalysis } from './analyze';
+import { blockFileNames, type EmittedBlock, emitBlocks, type WeightSource } from './emit-blocks';
+import { decodeModel, ElemType, ModelFormatError, onnx, type TensorProto } from './onnx-proto';
+import { buildDecoder, type DecoderOptions, GraphBuilder, int } from './test-graphs';
 
 const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
 

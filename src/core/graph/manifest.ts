@@ -13,6 +13,40 @@ export interface FileRef {
   readonly bytes: number;
 }
 
+/**
+ * A block's weights that stay byte ranges of someone else's file (a Hugging Face repo's ONNX external
+ * data): the leader never downloads them, so nobody can hash them in advance and `sha256` is null.
+ * A phone fetches each range with an HTTP Range request and places it at `at` in a buffer of `bytes`
+ * bytes; the block graph's external-data offsets point into that buffer. What stands in for the hash:
+ * the URLs are pinned to a commit (immutable content), each answer must be a 206 whose Content-Range
+ * matches the range and whose total matches `sourceBytes`, the body must have exactly `length` bytes,
+ * and once cached the block is keyed by the sha256 the phone computed, so later reads are verified.
+ */
+export interface RemoteRange {
+  /** Absolute, revision-pinned URL of the external-data file. */
+  readonly url: string;
+  readonly offset: number;
+  readonly length: number;
+  /** Where these bytes go in the block's weights buffer. */
+  readonly at: number;
+}
+
+export interface RemoteWeightsRef {
+  /** The name the block graph's external data uses for this buffer. */
+  readonly file: string;
+  readonly sha256: null;
+  readonly bytes: number;
+  readonly ranges: readonly RemoteRange[];
+  /** Size of each source file (by URL) when the leader looked; a different total means it changed. */
+  readonly sourceBytes: Readonly<Record<string, number>>;
+}
+
+export type WeightsRef = FileRef | RemoteWeightsRef;
+
+export function isRemoteWeights(ref: WeightsRef | null): ref is RemoteWeightsRef {
+  return ref !== null && ref.sha256 === null;
+}
+
 export interface IOSpec {
   readonly name: string;
   /** ONNX element type code (1 float, 7 int64, 10 float16, ...). */
@@ -40,7 +74,7 @@ export interface BlockEntry {
   readonly layer: number | null;
   /** The block's graph; its large initializers live in `weights` (ONNX external data). */
   readonly graph: FileRef;
-  readonly weights: FileRef | null;
+  readonly weights: WeightsRef | null;
   readonly params: number;
   readonly weightBytes: number;
   readonly inputs: readonly string[];
@@ -72,6 +106,20 @@ export interface Manifest {
   readonly outputs: readonly IOSpec[];
   readonly tensors: readonly TensorRoute[];
   readonly blocks: readonly BlockEntry[];
+  /**
+   * Where graph files and hashed weights files come from: 'server' (HTTP, relative to the model's
+   * base URL; the default when absent) or 'leader' (over the data channel: the leader built the
+   * blocks in its tab from a local folder or a hub graph). Remote weight ranges always come from
+   * their own URLs.
+   */
+  readonly blockSource?: 'server' | 'leader';
+  /** Set for a model opened from a Hugging Face repo (for display and cache grouping). */
+  readonly hub?: {
+    readonly base: string;
+    readonly modelId: string;
+    readonly revision: string;
+    readonly dtype: string;
+  };
   readonly totals: {
     readonly params: number;
     readonly weightBytes: number;
@@ -102,11 +150,38 @@ export function parseManifest(json: unknown, what = 'manifest.json'): Manifest {
     typeof (r as FileRef).file === 'string' &&
     /^[0-9a-f]{64}$/.test((r as FileRef).sha256) &&
     Number.isInteger((r as FileRef).bytes);
+  const isRemoteRef = (r: unknown) => {
+    if (typeof r !== 'object' || r === null) return false;
+    const w = r as RemoteWeightsRef;
+    const int = (n: unknown) => Number.isSafeInteger(n) && (n as number) >= 0;
+    return (
+      w.sha256 === null &&
+      typeof w.file === 'string' &&
+      int(w.bytes) &&
+      typeof w.sourceBytes === 'object' &&
+      w.sourceBytes !== null &&
+      Array.isArray(w.ranges) &&
+      w.ranges.every(
+        (g) =>
+          typeof g === 'object' &&
+          g !== null &&
+          /^https?:\/\//.test(String(g.url)) &&
+          int(g.offset) &&
+          int(g.length) &&
+          int(g.at) &&
+          g.at + g.length <= w.bytes,
+      )
+    );
+  };
+  if (m.blockSource !== undefined && m.blockSource !== 'server' && m.blockSource !== 'leader')
+    fail(`blockSource is ${String(m.blockSource)}, expected server or leader`);
   (m.blocks as unknown[]).forEach((b, i) => {
+    if (typeof b !== 'object' || b === null) fail(`block ${i} is not an object`);
     const block = b as Record<string, unknown>;
     if (block.index !== i) fail(`block ${i} has index ${String(block.index)}`);
     if (!isRef(block.graph)) fail(`block ${i} has no valid graph file reference`);
-    if (block.weights !== null && !isRef(block.weights)) fail(`block ${i} has an invalid weights reference`);
+    if (block.weights !== null && !isRef(block.weights) && !isRemoteRef(block.weights))
+      fail(`block ${i} has an invalid weights reference`);
     for (const key of ['inputs', 'outputs', 'cacheInputs', 'cacheOutputs']) {
       if (!Array.isArray(block[key]) || !(block[key] as unknown[]).every((s) => typeof s === 'string')) {
         fail(`block ${i}.${key} is not a list of names`);
@@ -115,9 +190,13 @@ export function parseManifest(json: unknown, what = 'manifest.json'): Manifest {
     if (typeof block.file === 'string' && block.file.includes('..'))
       fail(`block ${i} refers outside its folder`);
   });
-  for (const b of m.blocks as { graph: FileRef; weights: FileRef | null }[]) {
+  for (const b of m.blocks as { graph: FileRef; weights: WeightsRef | null }[]) {
     for (const ref of [b.graph, b.weights]) {
-      if (ref && (ref.file.includes('..') || ref.file.startsWith('/')))
+      // Files are relative to the manifest's folder: no way up, no other host.
+      if (
+        ref &&
+        (ref.file.includes('..') || ref.file.startsWith('/') || /^[a-z][a-z0-9+.-]*:/i.test(ref.file))
+      )
         fail(`file ${ref.file} is outside the folder`);
     }
   }

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mergeStage } from './merge-stage';
-import { ModelFormatError, decodeModel, onnx } from './onnx-proto';
-import { type DecoderOptions, type Sharded, buildDecoder, shardInMemory } from './test-graphs';
+import { decodeModel, ModelFormatError, onnx } from './onnx-proto';
+import { buildDecoder, type DecoderOptions, type Sharded, shardInMemory } from './test-graphs';
 
 const sorted = (xs: Iterable<string>) => [...xs].sort();
 

@@ -4,20 +4,20 @@
  * partitioner looks for. The graphs are never executed; op types and attributes are plausible ONNX.
  */
 import { createHash } from 'node:crypto';
-import { type ModelAnalysis, analyzeModel } from './analyze';
-import { type WrittenBlock, buildManifest } from './build-manifest';
+import { analyzeModel, type ModelAnalysis } from './analyze';
+import { buildManifest, type WrittenBlock } from './build-manifest';
 import { emitBlocks } from './emit-blocks';
 import type { Manifest } from './manifest';
 import {
   type AttributeProto,
   ElemType,
+  encodeModel,
   type GraphProto,
   type IModelProto,
   type NodeProto,
+  onnx,
   type TensorProto,
   type ValueInfoProto,
-  encodeModel,
-  onnx,
 } from './onnx-proto';
 
 export type Dim = number | string;
@@ -167,8 +167,10 @@ export interface DecoderOptions {
   layers?: number;
   /** 'kv': past_key_values.i.key/value → present.i.key/value; 'stacked': past_i → present_i. */
   cacheNaming?: 'kv' | 'stacked';
-  /** position_ids input; rope = Sin(Cast(position_ids)) is read by every layer. */
+  /** position_ids input; cos and sin of Cast(position_ids) are read by every layer (rotary-like). */
   positionIds?: boolean;
+  /** Rotate only the keys by cos/sin (real rotary embeddings rotate queries and keys). */
+  keyOnlyRotary?: boolean;
   /** Attention and MLP both read the layer's input norm; their sum joins the residual stream. */
   parallelResidual?: boolean;
   /** The LM head is Gemm(hidden, embed, transB=1) on the embedding table. */
@@ -223,7 +225,8 @@ export function buildDecoder(opts: DecoderOptions = {}): GraphBuilder {
   g.node('Gather', ['embed', 'input_ids'], ['h0'], 'embed');
   if (pos) {
     g.node('Cast', ['position_ids'], ['pos_f'], 'pos.cast', [int('to', ElemType.FLOAT)]);
-    g.node('Sin', ['pos_f'], ['rope'], 'pos.sin');
+    g.node('Cos', ['pos_f'], ['cos'], 'pos.cos');
+    g.node('Sin', ['pos_f'], ['sin'], 'pos.sin');
   }
   const norm = (x: string, p: string): string => {
     g.init(`${p}.w`, [HIDDEN]);
@@ -246,11 +249,15 @@ export function buildDecoder(opts: DecoderOptions = {}): GraphBuilder {
     matmul(n1, `${p}.wq`, `${p}.q`);
     matmul(n1, `${p}.wk`, `${p}.k`);
     matmul(n1, `${p}.wv`, `${p}.v`);
-    let k = `${p}.k`;
-    if (pos) {
-      g.node('Mul', [k, 'rope'], [`${p}.kr`], `${p}.rope`);
-      k = `${p}.kr`;
-    }
+    const rotate = (x: string): string => {
+      if (!pos) return x;
+      g.node('Mul', [x, 'cos'], [`${x}.cos`], `${x}.rope_cos`);
+      g.node('Mul', [x, 'sin'], [`${x}.sin`], `${x}.rope_sin`);
+      g.node('Add', [`${x}.cos`, `${x}.sin`], [`${x}.rot`], `${x}.rope`);
+      return `${x}.rot`;
+    };
+    const k = rotate(`${p}.k`);
+    const q = opts.keyOnlyRotary ? `${p}.q` : rotate(`${p}.q`);
     const { past, present } = cacheNames(opts, i);
     let scoreInputs: string[];
     if (opts.cacheNaming === 'stacked') {
@@ -264,7 +271,7 @@ export function buildDecoder(opts: DecoderOptions = {}): GraphBuilder {
     }
     g.node('ReduceSum', [scoreInputs[0]!], [`${p}.ks`], `${p}.ks`);
     g.node('ReduceSum', [scoreInputs[1]!], [`${p}.vs`], `${p}.vs`);
-    g.node('Mul', [`${p}.q`, `${p}.ks`], [`${p}.s`], `${p}.s`);
+    g.node('Mul', [q, `${p}.ks`], [`${p}.s`], `${p}.s`);
     g.node('Mul', [`${p}.s`, `${p}.vs`], [`${p}.a`], `${p}.a`);
     matmul(`${p}.a`, `${p}.wo`, `${p}.o`);
     const mlp = (x: string) => {
