@@ -55,7 +55,7 @@ export class Leader extends RoomNode {
     fromLeader.onMessage((m) => this.stage.handle(m, fromLeader));
     toSelf.onMessage((m) => this.fromDevice(SELF, m));
     this.deviceLinks.set(SELF, toSelf);
-    this.update({ kind: 'joined', id: SELF, name: `${opts.name} (leader)` });
+    this.update({ kind: 'joined', id: SELF, name: opts.name });
     this.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
 

@@ -85,7 +85,7 @@ export class StageHost {
         trimLogits: a.nextPeer === null,
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
-      this.readyDetail = `blocks ${a.firstBlock}–${a.lastBlock} on ${loaded.backend}, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      this.readyDetail = `${loaded.backend} · ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
       this.active.clear();
       this.report('ready', { detail: this.readyDetail });
     } catch (e) {

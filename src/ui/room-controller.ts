@@ -111,7 +111,7 @@ export class RoomController implements ReactiveController {
     this.error = null;
     this.changed();
     try {
-      this.leader = await Leader.create({ ...this.common(), name: 'This phone' }, this.changed);
+      this.leader = await Leader.create({ ...this.common(), name: 'Leader' }, this.changed);
       this.phase = 'leader';
     } catch (e) {
       this.phase = 'failed';
