@@ -5,7 +5,7 @@
 import { type Benchmark, type Row, median, spread } from './harness';
 import { type BenchModel, measureRoom, modelKey } from './rooms';
 
-const MODELS: BenchModel[] = [{ preset: 'smol-135m', dtype: 'q4' }];
+const MODELS: BenchModel[] = [{ preset: 'smol-135m', dtype: 'fp32' }];
 
 const benchmark: Benchmark = {
   name: 'limit',

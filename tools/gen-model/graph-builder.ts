@@ -7,9 +7,9 @@ import {
   type AttributeProto,
   ElemType,
   type NodeProto,
+  onnx,
   type TensorProto,
   type ValueInfoProto,
-  onnx,
 } from '../../src/core/graph/onnx-proto';
 import type { WeightData } from './weights';
 
@@ -44,12 +44,18 @@ export function valueInfo(name: string, elemType: number, dims: readonly Dim[]):
   };
 }
 
-export const int64s = (values: readonly number[], dims: readonly number[] = [values.length]): TensorProto => ({
+export const int64s = (
+  values: readonly number[],
+  dims: readonly number[] = [values.length],
+): TensorProto => ({
   dims: [...dims],
   dataType: ElemType.INT64,
   int64Data: [...values],
 });
-export const floats = (values: readonly number[], dims: readonly number[] = [values.length]): TensorProto => ({
+export const floats = (
+  values: readonly number[],
+  dims: readonly number[] = [values.length],
+): TensorProto => ({
   dims: [...dims],
   dataType: ElemType.FLOAT,
   floatData: [...values],

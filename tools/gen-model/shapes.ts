@@ -25,6 +25,11 @@ export interface GenOptions {
   dtypes: readonly Dtype[];
   /** MatMulNBits block size: 32 is what transformers.js's quantize script uses by default. */
   blockSize: number;
+  /**
+   * MatMulNBits accuracy_level; null leaves the attribute out, as transformers.js's quantize script does
+   * by default (4 = int8 compute, what onnxruntime-genai's builder sets).
+   */
+  accuracyLevel: number | null;
   seed: number;
 }
 
@@ -80,8 +85,10 @@ export const PRESETS: Readonly<Record<string, LlamaShape>> = {
 /** Checks what the graph relies on; the error names the flag to fix. */
 export function validateShape(s: LlamaShape): void {
   const ints = Object.entries(s).filter(([k]) => !['ropeTheta', 'rmsNormEps'].includes(k));
-  for (const [k, v] of ints) if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
-  if (s.heads % s.kvHeads !== 0) throw new Error(`heads (${s.heads}) must be a multiple of kv-heads (${s.kvHeads})`);
+  for (const [k, v] of ints)
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${k} must be a positive integer, got ${v}`);
+  if (s.heads % s.kvHeads !== 0)
+    throw new Error(`heads (${s.heads}) must be a multiple of kv-heads (${s.kvHeads})`);
   if (s.headDim % 2 !== 0) throw new Error(`head-dim (${s.headDim}) must be even for rotary embeddings`);
 }
 

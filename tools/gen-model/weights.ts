@@ -40,7 +40,8 @@ export interface Field {
   mean: number;
 }
 
-export const fieldValue = (f: Field, r: number, c: number): number => f.mean + f.std * noise(f.key, r * f.cols + c);
+export const fieldValue = (f: Field, r: number, c: number): number =>
+  f.mean + f.std * noise(f.key, r * f.cols + c);
 
 /** Bytes of one initializer, produced on demand. */
 export interface WeightData {
@@ -90,7 +91,12 @@ export function q4Layout(f: Field, blockSize: number): Q4Layout {
  * value / scale + 8 clamped to 0..15, the implicit zero point is 8. Two codes a byte, the lower index in
  * the low nibble. A K that is not a multiple of the block size pads the last block with zeros.
  */
-export function quantizeRow(values: Float32Array, blockSize: number, packed: Uint8Array, scales: Float32Array): void {
+export function quantizeRow(
+  values: Float32Array,
+  blockSize: number,
+  packed: Uint8Array,
+  scales: Float32Array,
+): void {
   const blocks = scales.length;
   for (let b = 0; b < blocks; b++) {
     const start = b * blockSize;
@@ -100,9 +106,13 @@ export function quantizeRow(values: Float32Array, blockSize: number, packed: Uin
     const scale = Math.fround(vmax / -8);
     const inv = scale === 0 ? 0 : 1 / scale;
     scales[b] = scale;
-    for (let j = 0; j < blockSize; j += 2) {
-      const code = (i: number) => (i < end ? Math.min(15, Math.max(0, Math.round(values[i]! * inv) + 8)) : 8);
-      packed[(start + j) / 2] = code(start + j) | (code(start + j + 1) << 4);
+    // Plain loops, no per-element closures: this runs for every weight of the 4-bit variants.
+    for (let i = start; i < start + blockSize; i += 2) {
+      let lo = 8;
+      let hi = 8;
+      if (i < end) lo = Math.min(15, Math.max(0, Math.round(values[i]! * inv) + 8));
+      if (i + 1 < end) hi = Math.min(15, Math.max(0, Math.round(values[i + 1]! * inv) + 8));
+      packed[i >> 1] = lo | (hi << 4);
     }
   }
 }
@@ -130,7 +140,11 @@ export function q4Weights(f: Field, blockSize: number): { packed: WeightData; sc
           const out = new Uint8Array(rows * rowBytes);
           for (let r = 0; r < rows; r++) {
             const at = (r0 + r) * blocksPerRow;
-            quantizeInto(r0 + r, out.subarray(r * rowBytes, (r + 1) * rowBytes), scalesOut.subarray(at, at + blocksPerRow));
+            quantizeInto(
+              r0 + r,
+              out.subarray(r * rowBytes, (r + 1) * rowBytes),
+              scalesOut.subarray(at, at + blocksPerRow),
+            );
           }
           yield out;
         }
@@ -143,7 +157,8 @@ export function q4Weights(f: Field, blockSize: number): { packed: WeightData; sc
           // Written before the codes (or alone): quantize just for the scales.
           scalesOut = new Float32Array(n * blocksPerRow);
           const scratch = new Uint8Array(rowBytes);
-          for (let r = 0; r < n; r++) quantizeInto(r, scratch, scalesOut.subarray(r * blocksPerRow, (r + 1) * blocksPerRow));
+          for (let r = 0; r < n; r++)
+            quantizeInto(r, scratch, scalesOut.subarray(r * blocksPerRow, (r + 1) * blocksPerRow));
         }
         yield new Uint8Array(scalesOut.buffer);
       },
@@ -152,7 +167,12 @@ export function q4Weights(f: Field, blockSize: number): { packed: WeightData; sc
 }
 
 /** Reference dequantization (tests): code − 8 times the block's scale. */
-export function dequantizeRow(packed: Uint8Array, scales: Float32Array, blockSize: number, k: number): Float32Array {
+export function dequantizeRow(
+  packed: Uint8Array,
+  scales: Float32Array,
+  blockSize: number,
+  k: number,
+): Float32Array {
   const out = new Float32Array(k);
   for (let i = 0; i < k; i++) {
     const byte = packed[i >> 1]!;
