@@ -5,7 +5,7 @@
  */
 import { PeerNode, type SignalingServer } from '../adapters/peer/peer-node';
 import type { Link, StageBackend } from '../core/ports';
-import type { DeviceCaps, Message } from '../core/protocol/messages';
+import type { DeviceCaps, DeviceProfile, LayerShapeSpec, Message } from '../core/protocol/messages';
 import { StageHost } from './stage-host';
 
 export interface RoomNodeOptions {
@@ -14,6 +14,7 @@ export interface RoomNodeOptions {
   readonly name: string;
   readonly caps: DeviceCaps;
   readonly backend: StageBackend;
+  readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
   readonly log: (line: string) => void;
   /** Fixed peer id (the leader's is derived from the room id); random when omitted. */
   readonly peerId?: string;
@@ -43,6 +44,7 @@ export abstract class RoomNode {
       backend: opts.backend,
       leader: leaderLink,
       linkTo: (id) => this.linkTo(id),
+      measure: opts.measure,
       log: opts.log,
     });
     node.onConnection((link) => this.accept(link));
@@ -117,6 +119,10 @@ export abstract class RoomNode {
       from.send({ kind: 'pong', nonce: m.nonce, sentAt: m.sentAt });
       return true;
     }
+    if (m.kind === 'probe') {
+      from.send({ kind: 'pong', nonce: m.nonce, sentAt: m.sentAt });
+      return true;
+    }
     if (m.kind === 'pong') {
       this.pings.get(m.nonce)?.(performance.now() - m.sentAt);
       this.pings.delete(m.nonce);
@@ -125,8 +131,8 @@ export abstract class RoomNode {
     return false;
   }
 
-  /** Round-trip time of one small message on `link`, in ms. */
-  ping(link: Link, timeoutMs = 5000): Promise<number> {
+  /** Round-trip time of one small message on `link` (or of `bytes` of payload there and a pong back), ms. */
+  ping(link: Link, timeoutMs = 5000, bytes = 0): Promise<number> {
     const nonce = this.nextNonce++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -137,7 +143,10 @@ export abstract class RoomNode {
         clearTimeout(timer);
         resolve(rtt);
       });
-      link.send({ kind: 'ping', nonce, sentAt: performance.now() });
+      const sentAt = performance.now();
+      if (bytes > 0) {
+        link.send({ kind: 'probe', nonce, sentAt, data: { dtype: 'uint8', dims: [bytes], data: new Uint8Array(bytes) } });
+      } else link.send({ kind: 'ping', nonce, sentAt });
     });
   }
 

@@ -6,7 +6,14 @@
  */
 import { mergeStage } from '../core/graph/merge-stage';
 import type { Link, StageBackend } from '../core/ports';
-import type { Message, MessageOf, PhoneState, StageAssignment } from '../core/protocol/messages';
+import type {
+  DeviceProfile,
+  LayerShapeSpec,
+  Message,
+  MessageOf,
+  PhoneState,
+  StageAssignment,
+} from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
 import { fetchManifest, fetchStageFiles } from './block-fetch';
 
@@ -16,6 +23,8 @@ export interface StageHostDeps {
   readonly leader: Link;
   /** Opens (or reuses) a link to another phone of the room. */
   readonly linkTo: (peerId: string) => Promise<Link>;
+  /** Times this phone on the calibration kernel (app/measure-device.ts). */
+  readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
   readonly log: (line: string) => void;
 }
 
@@ -47,8 +56,26 @@ export class StageHost {
       case 'release':
         this.forget(m.requestId);
         return true;
+      case 'measure':
+        void this.measure(m.shape);
+        return true;
       default:
         return false;
+    }
+  }
+
+  private async measure(shape: LayerShapeSpec): Promise<void> {
+    const before = this.state;
+    this.report('measuring', { detail: 'timing the calibration kernel' });
+    try {
+      const profile = await this.deps.measure(shape);
+      this.deps.leader.send({ kind: 'profile', profile });
+      const ms = profile.decodeMs.toFixed(1);
+      this.report(before === 'joining' ? 'idle' : before, { detail: `kernel ${ms} ms/token on ${profile.backend}` });
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      this.deps.log(`measuring failed: ${message}`);
+      this.report('error', { detail: `could not measure this phone: ${message}` });
     }
   }
 
@@ -99,7 +126,8 @@ export class StageHost {
     const a = this.assignment;
     try {
       await this.loading;
-      if (!a || (this.state !== 'ready' && this.state !== 'busy')) throw new Error('this phone has no stage loaded');
+      if (!a || (this.state !== 'ready' && this.state !== 'busy'))
+        throw new Error('this phone has no stage loaded');
       if (m.step === 0 && !this.active.has(m.requestId)) {
         this.active.add(m.requestId);
         if (this.active.size === 1) this.report('busy', { detail: this.readyDetail });

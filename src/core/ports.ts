@@ -62,4 +62,11 @@ export interface Link {
   onClose(handler: () => void): void;
   /** A frame that could not be decoded; the link stays open. */
   onRejected(handler: (error: Error) => void): void;
+  /**
+   * Bytes sent but still queued locally (a data channel's bufferedAmount). Optional: in-memory links
+   * have no queue. Bulk senders (block delivery) use it for backpressure.
+   */
+  readonly bufferedAmount?: number;
+  /** Resolves once at most `lowBytes` are queued, or the link closed. */
+  waitForDrain?(lowBytes: number): Promise<void>;
 }

@@ -6,7 +6,8 @@ import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { SignalingServer } from '../adapters/peer/peer-node';
 import { type GenerationOutput, Leader } from '../app/leader';
 import { Member } from '../app/member';
-import type { DeviceCaps, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import { measureDevice } from '../app/measure-device';
 import { WorkerStageBackend } from '../worker/inference-client';
 
 export interface ModelEntry {
@@ -33,6 +34,20 @@ function deviceCaps(): DeviceCaps {
     ...(nav.deviceMemory !== undefined ? { deviceMemoryGB: nav.deviceMemory } : {}),
     webgpu: nav.gpu !== undefined,
     userAgent: nav.userAgent,
+  };
+}
+
+/**
+ * Per-phone settings from the page URL (before the #): `?memory=<MB>` caps what this phone offers;
+ * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it).
+ */
+function deviceSettings(): { slowdown: number; memoryCapMB: number | null } {
+  const q = new URLSearchParams(location.search);
+  const slowdown = Number(q.get('slowdown') ?? 1);
+  const memory = Number(q.get('memory') ?? 0);
+  return {
+    slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
+    memoryCapMB: memory > 0 ? memory : null,
   };
 }
 
@@ -98,10 +113,19 @@ export class RoomController implements ReactiveController {
   }
 
   private common() {
+    const { slowdown, memoryCapMB } = deviceSettings();
+    const caps = deviceCaps();
     return {
       server: signalingServer(),
-      caps: deviceCaps(),
-      backend: new WorkerStageBackend(),
+      caps,
+      backend: new WorkerStageBackend({ slowdown }),
+      measure: (shape: LayerShapeSpec) =>
+        measureDevice(shape, {
+          newBackend: () => new WorkerStageBackend({ slowdown }),
+          slowdown,
+          memoryCapMB,
+          webgpu: caps.webgpu,
+        }),
       log: this.note,
     };
   }

@@ -5,7 +5,7 @@
  */
 import type { StageBackend, StageLoadRequest, StageStepResult } from '../core/ports';
 import type { NamedTensors, TensorData } from '../core/tensor';
-import type { ExecutionProviderName, FromWorker, ToWorker } from './worker-protocol';
+import type { ExecutionProviderName, FromWorker, RuntimeOptions, ToWorker } from './worker-protocol';
 
 export interface WorkerStageBackendOptions {
   /** In order of preference. Default ['wasm']: WebGPU only pays off for big matrices, and is skipped
@@ -13,6 +13,8 @@ export interface WorkerStageBackendOptions {
   readonly executionProviders?: readonly ExecutionProviderName[];
   /** Folder serving onnxruntime's wasm runtime (see scripts/copy-ort-assets.mjs). Default `<base>ort/`. */
   readonly wasmPaths?: string;
+  /** Emulate a phone k times slower (see RuntimeOptions.slowdown). */
+  readonly slowdown?: number;
   /**
    * Hand the tensors' (and the load request's) buffers over to the worker instead of copying them.
    * Saves one copy per call but detaches the caller's arrays (they read as empty afterwards), which an
@@ -36,7 +38,7 @@ const DISPOSE_GRACE_MS = 3000;
 export class WorkerStageBackend implements StageBackend {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
-  private readonly runtime: { wasmPaths: string; executionProviders: readonly ExecutionProviderName[] };
+  private readonly runtime: RuntimeOptions;
   private readonly transferInputs: boolean;
   private nextId = 1;
   /** Set once the worker is gone; every later call rejects with it. */
@@ -52,6 +54,7 @@ export class WorkerStageBackend implements StageBackend {
       // Absolute, because the worker resolves relative URLs against its own script's URL.
       wasmPaths: opts.wasmPaths ?? new URL(`${import.meta.env.BASE_URL}ort/`, globalThis.location.href).href,
       executionProviders: opts.executionProviders ?? ['wasm'],
+      slowdown: opts.slowdown ?? 1,
     };
     this.transferInputs = opts.transferInputs ?? false;
     this.worker.onmessage = (ev: MessageEvent<FromWorker>) => this.settle(ev.data);

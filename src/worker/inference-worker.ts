@@ -25,6 +25,23 @@ interface LoadedStage {
 }
 
 let stage: LoadedStage | null = null;
+let slowdown = 1;
+
+/**
+ * Blocks this worker for `ms` without burning a core (Atomics.wait on a private SharedArrayBuffer, which
+ * a cross-origin isolated worker may do), so an emulated slow phone leaves the CPU to the others.
+ */
+function sleepSync(ms: number): void {
+  if (ms <= 0) return;
+  if (typeof SharedArrayBuffer !== 'undefined') {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    return;
+  }
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    /* no SharedArrayBuffer: spin */
+  }
+}
 
 function describe(e: unknown): string {
   if (e instanceof Error) return e.message || e.name;
@@ -50,6 +67,7 @@ async function load(
     stage = null;
     await old.runner.close();
   }
+  slowdown = Math.max(1, runtime.slowdown ?? 1);
   const applied = configureOrt({ wasmPaths: runtime.wasmPaths, threads: req.threads ?? 1 });
   let eps: ExecutionProviderName[] = [...runtime.executionProviders];
   if (eps.includes('webgpu') && !(await hasWebGpuAdapter())) eps = eps.filter((e) => e !== 'webgpu');
@@ -77,6 +95,7 @@ async function step(
   if (!stage) throw new Error('no stage is loaded in this worker (step before load, or after dispose)');
   const t0 = performance.now();
   const outputs = await stage.runner.step(requestId, n, tensors);
+  sleepSync((slowdown - 1) * (performance.now() - t0));
   const ms = performance.now() - t0;
   if (stage.trimLogits) {
     const logits = outputs.logits;

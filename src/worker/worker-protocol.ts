@@ -14,6 +14,11 @@ export interface RuntimeOptions {
   readonly wasmPaths: string;
   /** In order of preference; 'webgpu' is skipped when the worker finds no adapter. */
   readonly executionProviders: readonly ExecutionProviderName[];
+  /**
+   * Emulates a phone this many times slower (≥ 1): after each run the worker sleeps (k − 1) × the run's
+   * time before answering. Benchmarks and tests use it; CPU throttling cannot reach workers.
+   */
+  readonly slowdown?: number;
 }
 
 export type ToWorker =

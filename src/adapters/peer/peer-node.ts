@@ -44,6 +44,31 @@ export class PeerLink implements Link {
     return this.conn.dataChannel?.bufferedAmount ?? 0;
   }
 
+  /**
+   * Resolves when the data channel has at most `lowBytes` queued and peerjs's own queue (it buffers
+   * above 8 MB instead of sending) is empty, or when the link closes. `bufferedamountlow` fires on the
+   * way down; the timer also covers peerjs's queue, which drains on timers, not events.
+   */
+  waitForDrain(lowBytes: number): Promise<void> {
+    const dc = this.conn.dataChannel;
+    const peerQueue = () => (this.conn as { bufferSize?: number }).bufferSize ?? 0;
+    const drained = () => !this.conn.open || !dc || (dc.bufferedAmount <= lowBytes && peerQueue() === 0);
+    if (drained()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!drained()) return;
+        clearInterval(timer);
+        dc.removeEventListener('bufferedamountlow', check);
+        this.conn.off('close', check);
+        resolve();
+      };
+      dc.bufferedAmountLowThreshold = lowBytes;
+      dc.addEventListener('bufferedamountlow', check);
+      this.conn.on('close', check);
+      const timer = setInterval(check, 50);
+    });
+  }
+
   private receive(data: unknown): void {
     try {
       const bytes =

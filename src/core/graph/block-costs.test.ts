@@ -81,6 +81,7 @@ describe('blockCosts', () => {
       params: 48 * 20 + 20,
       flopsPerToken: 2 * 48 * 20,
       kvBytesPerToken: 0,
+      streamedBytesPerToken: (48 * 20 + 20) * 4,
     });
     expect(blockCosts(g, idx('mm_dyn'), [], []).flopsPerToken).toBe(0);
   });
@@ -130,18 +131,21 @@ describe('costs of the blocks of a synthetic decoder', () => {
 
   it('layer: 6 matrices (q k v o, 2 MLP) and 2 norm weights; epilogue: LM head and final norm; prologue: the table', () => {
     const [pro, l0, l1, epi] = costsOf({ layers: 2 });
-    expect(pro).toEqual({ params: VOCAB * HIDDEN, flopsPerToken: 0, kvBytesPerToken: 0 });
+    // The embedding table is only gathered from: one decode step reads one row, not the table.
+    expect(pro).toEqual({ params: VOCAB * HIDDEN, flopsPerToken: 0, kvBytesPerToken: 0, streamedBytesPerToken: 0 });
     for (const l of [l0, l1]) {
       expect(l).toEqual({
         params: 6 * matrix + 2 * HIDDEN,
         flopsPerToken: 6 * 2 * matrix,
         kvBytesPerToken: 2 * HEADS * HEAD_DIM * 4,
+        streamedBytesPerToken: (6 * matrix + 2 * HIDDEN) * 4,
       });
     }
     expect(epi).toEqual({
       params: HIDDEN * VOCAB + HIDDEN,
       flopsPerToken: 2 * HIDDEN * VOCAB,
       kvBytesPerToken: 0,
+      streamedBytesPerToken: (HIDDEN * VOCAB + HIDDEN) * 4,
     });
   });
 
@@ -157,7 +161,9 @@ describe('costs of the blocks of a synthetic decoder', () => {
       params: VOCAB * HIDDEN + HIDDEN,
       flopsPerToken: 2 * VOCAB * HIDDEN,
       kvBytesPerToken: 0,
+      streamedBytesPerToken: (VOCAB * HIDDEN + HIDDEN) * 4,
     });
+    expect(costs[0]!.streamedBytesPerToken).toBe(0);
   });
 });
 

@@ -45,6 +45,8 @@ export interface BlockCosts {
   params: number;
   flopsPerToken: number;
   kvBytesPerToken: number;
+  /** Weight bytes one decode step reads: all of them, except tables only gathered from (embeddings). */
+  streamedBytesPerToken: number;
 }
 
 export function blockCosts(
@@ -70,12 +72,24 @@ export function blockCosts(
     if (quantAux.has(name)) continue;
     params += quantized.get(name) ?? product(tensorDims(g.initializers.get(name)!));
   }
+  // Within this block: a tied table is gathered in the prologue but streamed by the LM head.
+  const own = new Set(nodes);
+  const gatheredOnly = (name: string) => {
+    const readers = (g.consumers.get(name) ?? []).filter((c) => own.has(c)).map((c) => g.nodes[c]!);
+    return readers.length > 0 && readers.every((n) => n.opType === 'Gather' && n.input?.[0] === name);
+  };
+  let streamed = 0;
+  for (const name of initializers) {
+    if (gatheredOnly(name)) continue;
+    const t = g.initializers.get(name)!;
+    streamed += product(tensorDims(t)) * elemTypeBytes(t.dataType ?? 1);
+  }
   let kv = 0;
   for (const spec of cacheInputs) {
     const fixed = spec.dims.filter((d): d is number => typeof d === 'number');
     kv += product(fixed) * elemTypeBytes(spec.elemType);
   }
-  return { params, flopsPerToken: flops, kvBytesPerToken: kv };
+  return { params, flopsPerToken: flops, kvBytesPerToken: kv, streamedBytesPerToken: streamed };
 }
 
 /** Hidden size from config.json (Llama-style or GPT-2-style) or genai_config.json, for attention FLOPs. */

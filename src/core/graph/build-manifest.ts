@@ -9,13 +9,15 @@ import {
   MANIFEST_FORMAT,
   type Manifest,
   type TensorRoute,
+  type WeightsRef,
 } from './manifest';
 import { toNumber } from './onnx-proto';
 
 export interface WrittenBlock {
   readonly block: Omit<EmittedBlock, 'graph' | 'weights'>;
   readonly graph: FileRef;
-  readonly weights: FileRef | null;
+  /** A written weights file, or byte ranges of a hub file (see RemoteWeightsRef). */
+  readonly weights: WeightsRef | null;
 }
 
 export interface ManifestExtras {
@@ -69,6 +71,8 @@ export function buildManifest(
     flopsPerToken: block.costs.flopsPerToken,
     attentionFlopsPerContextToken: block.plan.kind === 'layer' && hidden ? 4 * hidden : 0,
     kvBytesPerToken: block.costs.kvBytesPerToken,
+    nodeCount: block.plan.nodes.length + block.plan.staticNodes.length,
+    streamedBytesPerToken: block.costs.streamedBytesPerToken,
   }));
   const sum = (f: (b: BlockEntry) => number) => blocks.reduce((s, b) => s + f(b), 0);
   return {

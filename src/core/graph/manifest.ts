@@ -86,6 +86,10 @@ export interface BlockEntry {
   /** Extra FLOPs per token for each position already in the KV cache (attention scores and mix). */
   readonly attentionFlopsPerContextToken: number;
   readonly kvBytesPerToken: number;
+  /** Ops the block runs per step: each costs a fixed dispatch overhead whatever its size. */
+  readonly nodeCount: number;
+  /** Weight bytes one decode step reads (embedding tables only gathered from are left out). */
+  readonly streamedBytesPerToken: number;
 }
 
 export interface Manifest {

@@ -6,7 +6,7 @@
  *   offset  size  field
  *   0       4     magic "CHR1" (ASCII)
  *   4       1     u8  version = 1
- *   5       1     u8  kind code (KIND_CODES in messages.ts: hello=1 … pong=12)
+ *   5       1     u8  kind code (KIND_CODES in messages.ts: hello=1 … pong=12, measure/profile/probe=20–22, block-*=30–32)
  *   6       2     u16 flags = 0 (no flags defined in version 1; anything else is rejected)
  *   8       4     u32 headerByteLength = H
  *   12      H     header: UTF-8 JSON of the message, each Tensor replaced by a descriptor
@@ -78,6 +78,10 @@ function headerOf(m: Message, describe: (t: Tensor) => TensorDescriptor): unknow
       };
     case 'logits':
       return { ...m, logits: describe(m.logits) };
+    case 'block-chunk':
+      return { ...m, data: describe(m.data) };
+    case 'probe':
+      return { ...m, data: describe(m.data) };
     default:
       return m;
   }

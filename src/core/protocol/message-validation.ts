@@ -24,6 +24,8 @@ import {
 } from './header-fields';
 import {
   type DeviceCaps,
+  type DeviceProfile,
+  type LayerShapeSpec,
   type Message,
   type MessageKind,
   PHONE_STATES,
@@ -99,6 +101,21 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
     case 'ping':
     case 'pong':
       return { kind, nonce: readFiniteNumber(h, 'nonce', p), sentAt: readFiniteNumber(h, 'sentAt', p) };
+    case 'measure':
+      return { kind, shape: readShape(expectObject(own(h, 'shape'), `${p}.shape`), `${p}.shape`) };
+    case 'profile':
+      return { kind, profile: readProfile(expectObject(own(h, 'profile'), `${p}.profile`), `${p}.profile`) };
+    case 'probe': {
+      const data = readTensor(own(h, 'data'), `${p}.data`);
+      if (data.dtype !== 'uint8') throw new ProtocolError(`${p}.data must be uint8, got ${data.dtype}`);
+      return { kind, nonce: readFiniteNumber(h, 'nonce', p), sentAt: readFiniteNumber(h, 'sentAt', p), data };
+    }
+    case 'block-request':
+      return { kind, file: readString(h, 'file', p) };
+    case 'block-chunk':
+      return readBlockChunk(h, readTensor);
+    case 'block-error':
+      return { kind, file: readString(h, 'file', p), message: readString(h, 'message', p) };
     default: {
       const unreachable: never = kind;
       throw new ProtocolError(`unhandled message kind ${String(unreachable)}`);
@@ -172,4 +189,56 @@ function readNamedTensors(value: unknown, path: string, readTensor: TensorReader
       readTensor(descriptor, `${path}[${JSON.stringify(name)}]`),
     ]),
   );
+}
+
+function readBlockChunk(h: JsonObject, readTensor: TensorReader): Message {
+  const p = 'block-chunk';
+  const offset = readNonNegativeInteger(h, 'offset', p);
+  const total = readNonNegativeInteger(h, 'total', p);
+  const data = readTensor(own(h, 'data'), `${p}.data`);
+  if (data.dtype !== 'uint8' || data.dims.length !== 1) {
+    throw new ProtocolError(
+      `${p}.data must be a 1-D uint8 tensor, got ${data.dtype}[${data.dims.join(',')}]`,
+    );
+  }
+  if (offset + data.data.byteLength > total) {
+    throw new ProtocolError(
+      `${p}: bytes ${offset}..${offset + data.data.byteLength} run past total ${total}`,
+    );
+  }
+  return { kind: 'block-chunk', file: readString(h, 'file', p), offset, total, data };
+}
+
+function readShape(h: JsonObject, p: string): LayerShapeSpec {
+  const shape = {
+    hidden: readNonNegativeInteger(h, 'hidden', p),
+    kvDim: readNonNegativeInteger(h, 'kvDim', p),
+    intermediate: readNonNegativeInteger(h, 'intermediate', p),
+  };
+  if (shape.hidden === 0 || shape.kvDim === 0 || shape.intermediate === 0) throw new ProtocolError(`${p}: a size is 0`);
+  if (shape.hidden * Math.max(shape.intermediate, shape.kvDim) > 2 ** 28) throw new ProtocolError(`${p}: shape too large`);
+  return shape;
+}
+
+function readProfile(h: JsonObject, p: string): DeviceProfile {
+  const base: DeviceProfile = {
+    shape: readShape(expectObject(own(h, 'shape'), `${p}.shape`), `${p}.shape`),
+    decodeMs: readFiniteNumber(h, 'decodeMs', p),
+    prefillMs: readFiniteNumber(h, 'prefillMs', p),
+    prefillTokens: readNonNegativeInteger(h, 'prefillTokens', p),
+    perOpMs: readFiniteNumber(h, 'perOpMs', p),
+    threads: readNonNegativeInteger(h, 'threads', p),
+    backend: readString(h, 'backend', p),
+    memoryBudgetBytes: readFiniteNumber(h, 'memoryBudgetBytes', p),
+    memorySource: readString(h, 'memorySource', p),
+    webgpu: readBoolean(h, 'webgpu', p),
+    slowdown: readFiniteNumber(h, 'slowdown', p),
+  };
+  const all = readOptionalFiniteNumber(h, 'prefillMsAllThreads', p);
+  const threads = readOptionalFiniteNumber(h, 'allThreads', p);
+  return {
+    ...base,
+    ...(all !== undefined ? { prefillMsAllThreads: all } : {}),
+    ...(threads !== undefined ? { allThreads: threads } : {}),
+  };
 }

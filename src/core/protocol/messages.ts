@@ -90,7 +90,45 @@ export type Message =
   | { kind: 'release'; requestId: string }
   | { kind: 'error'; requestId?: string; message: string }
   | { kind: 'ping'; nonce: number; sentAt: number }
-  | { kind: 'pong'; nonce: number; sentAt: number };
+  | { kind: 'pong'; nonce: number; sentAt: number }
+  /** phone → leader: send me this file of the model (a block graph or weights, or manifest.json). */
+  | { kind: 'block-request'; file: string }
+  /** leader → phone: bytes offset..offset+data.length of the file (uint8, ≤ ~200 KB per frame). */
+  | { kind: 'block-chunk'; file: string; offset: number; total: number; data: Tensor }
+  /** leader → phone: the file cannot be served. */
+  | { kind: 'block-error'; file: string; message: string }
+  // leader → phone: time the calibration kernel at these layer shapes; answered by `profile`
+  | { kind: 'measure'; shape: LayerShapeSpec }
+  | { kind: 'profile'; profile: DeviceProfile }
+  // leader → phone: bulk bytes for link throughput; answered by a `pong` with the same nonce
+  | { kind: 'probe'; nonce: number; sentAt: number; data: Tensor };
+
+export interface LayerShapeSpec {
+  hidden: number;
+  kvDim: number;
+  intermediate: number;
+}
+
+/** What a phone measured about itself (see core/cost): the cost model predicts block times from it. */
+export interface DeviceProfile {
+  shape: LayerShapeSpec;
+  /** Calibration kernel at 1 token and at `prefillTokens` tokens, and the fixed cost of one op. */
+  decodeMs: number;
+  prefillMs: number;
+  prefillTokens: number;
+  perOpMs: number;
+  threads: number;
+  backend: string;
+  /** The same prefill with all the phone's cores, when it has more than one. */
+  prefillMsAllThreads?: number;
+  allThreads?: number;
+  memoryBudgetBytes: number;
+  /** Where the budget came from: navigator.deviceMemory, a user cap, or a default. */
+  memorySource: string;
+  webgpu: boolean;
+  /** Emulated slowdown factor (1 on a real phone). */
+  slowdown: number;
+}
 
 export type MessageKind = Message['kind'];
 
@@ -114,6 +152,13 @@ export const KIND_CODES = {
   error: 10,
   ping: 11,
   pong: 12,
+  // Peer-to-peer block delivery (src/app/delivery/peer-blocks.ts); 13–29 left for other kinds.
+  measure: 20,
+  profile: 21,
+  probe: 22,
+  'block-request': 30,
+  'block-chunk': 31,
+  'block-error': 32,
 } as const satisfies Record<MessageKind, number>;
 
 const KIND_BY_CODE: ReadonlyMap<number, MessageKind> = new Map(

@@ -87,6 +87,35 @@ export function messagesOfEveryKind(): Message[] {
     { kind: 'error', requestId: 'r9', message: 'stage failed' },
     { kind: 'ping', nonce: 17, sentAt: 1_700_000_000_000.5 },
     { kind: 'pong', nonce: 17, sentAt: 1_700_000_000_000.5 },
+    { kind: 'block-request', file: 'block-003.weights' },
+    {
+      kind: 'block-chunk',
+      file: 'block-003.weights',
+      offset: 8,
+      total: 13,
+      data: { dtype: 'uint8', dims: [5], data: new Uint8Array([0, 1, 254, 255, 7]) },
+    },
+    { kind: 'block-error', file: 'block-009.onnx', message: 'no such file' },
+    { kind: 'measure', shape: { hidden: 576, kvDim: 192, intermediate: 1536 } },
+    {
+      kind: 'profile',
+      profile: {
+        shape: { hidden: 576, kvDim: 192, intermediate: 1536 },
+        decodeMs: 3.5,
+        prefillMs: 40.25,
+        prefillTokens: 32,
+        perOpMs: 0.004,
+        threads: 1,
+        backend: 'wasm (1 thread)',
+        prefillMsAllThreads: 25,
+        allThreads: 2,
+        memoryBudgetBytes: 2 ** 31,
+        memorySource: 'navigator.deviceMemory',
+        webgpu: false,
+        slowdown: 2,
+      },
+    },
+    { kind: 'probe', nonce: 3, sentAt: 12.5, data: { dtype: 'uint8', dims: [4], data: new Uint8Array([9, 8, 7, 6]) } },
   ];
 }
 
@@ -118,6 +147,9 @@ export function comparable(m: Message): unknown {
       };
     case 'logits':
       return { ...m, logits: comparableTensor(m.logits) };
+    case 'block-chunk':
+    case 'probe':
+      return { ...m, data: comparableTensor(m.data) };
     default:
       return m;
   }

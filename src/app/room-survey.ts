@@ -1,0 +1,89 @@
+/**
+ * Before planning, the leader surveys its room: every phone times the calibration kernel at the model's
+ * layer shapes (a `measure` → `profile` exchange, the leader's own tab included) and the leader measures
+ * each phone's link: round-trip time of a small message and throughput of a 256 KB probe. On one Wi-Fi,
+ * phone-to-phone traffic crosses the access point, so a phone's link to the leader stands for its link to
+ * any other phone (placement combines two phones' links).
+ */
+import type { DeviceProfile, LayerShapeSpec, Message } from '../core/protocol/messages';
+
+export interface LinkStats {
+  readonly rttMs: number;
+  readonly bytesPerMs: number;
+}
+
+export interface SurveyResult {
+  readonly profiles: ReadonlyMap<string, DeviceProfile>;
+  readonly links: ReadonlyMap<string, LinkStats>;
+}
+
+const PROBE_BYTES = 256 * 1024;
+
+export class RoomSurvey {
+  private readonly profiles = new Map<string, { key: string; profile: DeviceProfile }>();
+  private readonly waiting = new Map<string, (p: DeviceProfile) => void>();
+
+  constructor(
+    private readonly send: (phoneId: string, m: Message) => void,
+    private readonly ping: (phoneId: string, bytes: number) => Promise<number>,
+  ) {}
+
+  /** Call for every `profile` message. */
+  received(phoneId: string, profile: DeviceProfile): void {
+    this.profiles.set(phoneId, { key: shapeKey(profile.shape), profile });
+    this.waiting.get(phoneId)?.(profile);
+    this.waiting.delete(phoneId);
+  }
+
+  /** A phone left: stop waiting for it. */
+  forget(phoneId: string): void {
+    this.profiles.delete(phoneId);
+    this.waiting.delete(phoneId);
+  }
+
+  profileOf(phoneId: string): DeviceProfile | undefined {
+    return this.profiles.get(phoneId)?.profile;
+  }
+
+  /** Profiles for these phones at this shape: measured once per phone and shape, then reused. */
+  async survey(phoneIds: readonly string[], remote: readonly string[], shape: LayerShapeSpec, timeoutMs = 120_000): Promise<SurveyResult> {
+    const key = shapeKey(shape);
+    const profiles = new Map<string, DeviceProfile>();
+    await Promise.all(
+      phoneIds.map(async (id) => {
+        const known = this.profiles.get(id);
+        if (known?.key === key) return void profiles.set(id, known.profile);
+        const answer = new Promise<DeviceProfile>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`phone ${id} did not report its measurements`)), timeoutMs);
+          this.waiting.set(id, (p) => {
+            clearTimeout(timer);
+            resolve(p);
+          });
+        });
+        this.send(id, { kind: 'measure', shape });
+        profiles.set(id, await answer);
+      }),
+    );
+    const links = new Map<string, LinkStats>();
+    for (const id of remote) links.set(id, await this.measureLink(id));
+    return { profiles, links };
+  }
+
+  private async measureLink(id: string): Promise<LinkStats> {
+    await this.ping(id, PROBE_BYTES); // the first bulk transfer on a fresh channel stalls: not a measurement
+    const rtts: number[] = [];
+    for (let i = 0; i < 7; i++) rtts.push(await this.ping(id, 0));
+    const bulk: number[] = [];
+    for (let i = 0; i < 3; i++) bulk.push(await this.ping(id, PROBE_BYTES));
+    const rttMs = median(rtts);
+    const transferMs = Math.max(median(bulk) - rttMs, 0.05);
+    return { rttMs, bytesPerMs: PROBE_BYTES / transferMs };
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+const shapeKey = (s: LayerShapeSpec) => `${s.hidden}/${s.kvDim}/${s.intermediate}`;
