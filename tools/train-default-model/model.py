@@ -17,7 +17,7 @@ import torch.nn.functional as F
 class Config:
     vocab_size: int = 2048
     hidden_size: int = 192
-    intermediate_size: int = 384
+    intermediate_size: int = 288
     num_hidden_layers: int = 6
     num_attention_heads: int = 6
     num_key_value_heads: int = 2
