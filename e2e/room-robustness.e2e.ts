@@ -81,10 +81,10 @@ describe('a room of 3 phones', () => {
     await room.leader.evaluate(() => {
       type Sender = { sendRaw(b: Uint8Array): void; send(m: unknown): void };
       const app = document.querySelector('chorus-app') as unknown as {
-        room: { leader: { deviceLinks: Map<string, Sender>; plan: { stages: { phoneId: string }[] } } };
+        room: { leader: { deviceLinks: Map<string, Sender>; roomPlan: { plan: { stages: { phoneId: string }[] } } } };
       };
       const leader = app.room.leader;
-      const link = leader.deviceLinks.get(leader.plan.stages[2]!.phoneId)!;
+      const link = leader.deviceLinks.get(leader.roomPlan.plan.stages[2]!.phoneId)!;
       const random = new Uint8Array(512).map((_, i) => (i * 7919 + 13) % 256);
       link.sendRaw(random);
       const chunk = new Uint8Array(20);
@@ -124,15 +124,15 @@ describe('a room of 3 phones', () => {
         room: {
           leader: {
             deviceLinks: Map<string, Sender>;
-            plan: { stages: { phoneId: string }[] };
-            pending: Map<string, { resolve(): void; reject(e: Error): void }>;
+            roomPlan: { plan: { stages: { phoneId: string }[] } };
+            driver: { pending: Map<string, { resolve(): void; reject(e: Error): void }> };
           };
         };
       };
       const leader = app.room.leader;
-      const link = leader.deviceLinks.get(leader.plan.stages[1]!.phoneId)!;
+      const link = leader.deviceLinks.get(leader.roomPlan.plan.stages[1]!.phoneId)!;
       return new Promise<string>((resolve) => {
-        leader.pending.set('bogus:0', {
+        leader.driver.pending.set('bogus:0', {
           resolve: () => resolve('answered'),
           reject: (e) => resolve(e.message),
         });

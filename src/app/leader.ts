@@ -1,21 +1,27 @@
 /**
  * The leader: the tab that made the room. It admits phones that know the room secret, keeps the roster,
- * plans which phone runs which blocks, tokenizes, drives the generation loop and samples. Its own device
- * runs a stage too, reached through a loopback link like any other phone.
+ * opens a model (served, from the hub, or from its own disk), surveys the phones, plans which phone runs
+ * which blocks, serves blocks it holds, and drives generation. Its own device runs a stage too, reached
+ * through a loopback link like any other phone.
  */
-import { loadTokenizer, type TextTokenizer } from '../adapters/tokenizer/hf-tokenizer';
+import { layerShapeOf } from '../core/cost/calibration-model';
 import type { Manifest } from '../core/graph/manifest';
-import { type GenerationResult, generate, stopIdsOf } from '../core/pipeline/generation';
+import type { PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import { assignments, evenSplitByParams, leaderInputs, type Plan } from '../core/room/plan';
+import { assignments } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
-import { fetchManifest } from './block-fetch';
+import { PeerBlockServer } from './delivery/peer-blocks';
 import { loopbackPair } from './loopback-link';
+import { type ModelChoice, type OpenedModel, openModel } from './model-source';
+import { type GenerationOutput, PipelineDriver } from './pipeline-driver';
 import { RoomNode, type RoomNodeOptions } from './room-node';
+import { type Planner, planRoom, type RoomPlan } from './room-planner';
+import { RoomSurvey } from './room-survey';
 
+export type { GenerationOutput };
 export const LEADER_PEER_PREFIX = 'chorus-';
-const SELF = 'leader';
+export const SELF = 'leader';
 
 function randomToken(bytes: number): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
@@ -25,44 +31,44 @@ function randomToken(bytes: number): string {
     .slice(0, bytes * 2);
 }
 
-export interface GenerationOutput extends GenerationResult {
-  readonly promptIds: number[];
-  readonly text: string;
-  readonly tokensPerSecond: number;
+export interface LeaderOptions extends Omit<RoomNodeOptions, 'secret' | 'peerId'> {
+  /** Solves placement problems (HiGHS in a worker, in the browser). */
+  readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
 }
-
-type Pending = { resolve: (m: Extract<Message, { kind: 'logits' }>) => void; reject: (e: Error) => void };
 
 export class Leader extends RoomNode {
   phones: PhoneInfo[] = [];
-  plan: Plan | null = null;
-  manifest: Manifest | null = null;
-  private tokenizer: TextTokenizer | null = null;
+  roomPlan: RoomPlan | null = null;
+  model: OpenedModel | null = null;
+  planner: Planner = 'solved';
+  status = '';
+  private driver: PipelineDriver | null = null;
   private readonly deviceLinks = new Map<string, Link>();
-  private readonly pending = new Map<string, Pending>();
   private readonly waiters: (() => void)[] = [];
-  private abort: AbortController | null = null;
+  private readonly survey: RoomSurvey;
+  private readonly blockServer = new PeerBlockServer((file) => this.model?.files?.get(file));
   private joined = 0;
 
   private constructor(
     node: Awaited<ReturnType<typeof RoomNode.openNode>>,
-    opts: RoomNodeOptions,
+    private readonly leaderOpts: LeaderOptions & RoomNodeOptions,
     readonly roomId: string,
     private readonly onChange: () => void,
   ) {
     const [toSelf, fromLeader] = loopbackPair(SELF, SELF);
-    super(node, opts, fromLeader);
+    super(node, leaderOpts, fromLeader);
     fromLeader.onMessage((m) => this.stage.handle(m, fromLeader));
-    toSelf.onMessage((m) => this.fromDevice(SELF, m));
+    toSelf.onMessage((m) => this.blockServer.handle(m, toSelf) || this.fromDevice(SELF, m));
     this.deviceLinks.set(SELF, toSelf);
-    this.update({ kind: 'joined', id: SELF, name: opts.name });
+    this.survey = new RoomSurvey(
+      (id, m) => void this.sendTo(id, m),
+      (id, bytes) => this.ping(this.deviceLinks.get(id)!, 10_000, bytes),
+    );
+    this.update({ kind: 'joined', id: SELF, name: leaderOpts.name });
     this.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
 
-  static async create(
-    opts: Omit<RoomNodeOptions, 'secret' | 'peerId'>,
-    onChange: () => void,
-  ): Promise<Leader> {
+  static async create(opts: LeaderOptions, onChange: () => void): Promise<Leader> {
     const roomId = randomToken(6);
     const full = { ...opts, secret: randomToken(12), peerId: `${LEADER_PEER_PREFIX}${roomId}` };
     return new Leader(await RoomNode.openNode(full), full, roomId, onChange);
@@ -72,11 +78,26 @@ export class Leader extends RoomNode {
     return this.opts.secret;
   }
 
+  get manifest(): Manifest | null {
+    return this.model?.manifest ?? null;
+  }
+
+  private sendTo(phoneId: string, m: Message): boolean {
+    const link = this.deviceLinks.get(phoneId);
+    link?.send(m);
+    return !!link;
+  }
+
   private update(e: RosterEvent): void {
     this.phones = applyRosterEvent(this.phones, e);
-    const roster: Message = { kind: 'roster', phones: this.phones, planId: this.plan?.id ?? null };
+    const roster: Message = { kind: 'roster', phones: this.phones, planId: this.roomPlan?.plan.id ?? null };
     for (const [id, link] of this.deviceLinks) if (id !== SELF) link.send(roster);
     for (const w of this.waiters.splice(0)) w();
+    this.onChange();
+  }
+
+  private setStatus(line: string): void {
+    this.status = line;
     this.onChange();
   }
 
@@ -89,73 +110,68 @@ export class Leader extends RoomNode {
   }
 
   protected dispatch(m: Message, from: Link): void {
-    if (this.stage.handle(m, from)) return;
+    if (this.blockServer.handle(m, from) || this.stage.handle(m, from)) return;
     this.fromDevice(from.remoteId, m);
   }
 
   protected closed(link: Link): void {
     if (this.deviceLinks.get(link.remoteId) !== link) return;
     this.deviceLinks.delete(link.remoteId);
+    this.survey.forget(link.remoteId);
     this.update({ kind: 'left', id: link.remoteId });
     const name = this.phones.find((p) => p.id === link.remoteId)?.name ?? link.remoteId;
-    if (this.plan?.stages.some((s) => s.phoneId === link.remoteId)) {
-      for (const p of this.pending.values()) p.reject(new Error(`${name} left the room mid-answer`));
-      this.pending.clear();
-    }
+    if (this.driver?.uses(link.remoteId)) this.driver.failed(`${name} left the room mid-answer`);
   }
 
-  private fromDevice(id: string, m: Message): void {
+  private fromDevice(id: string, m: Message): boolean {
     switch (m.kind) {
       case 'state':
-        this.update({
-          kind: 'state',
-          id,
-          state: m.state,
-          loaded: m.loaded,
-          total: m.total,
-          detail: m.detail,
-        });
-        return;
-      case 'logits': {
-        const key = `${m.requestId}:${m.step}`;
-        this.pending.get(key)?.resolve(m);
-        this.pending.delete(key);
-        return;
-      }
+        this.update({ kind: 'state', id, state: m.state, loaded: m.loaded, total: m.total, detail: m.detail });
+        return true;
+      case 'profile':
+        this.survey.received(id, m.profile);
+        return true;
+      case 'logits':
+        this.driver?.logits(m);
+        return true;
       case 'error':
         this.opts.log(`error from ${id}: ${m.message}`);
-        for (const [key, p] of this.pending) {
-          if (!m.requestId || key.startsWith(`${m.requestId}:`)) {
-            p.reject(new Error(m.message));
-            this.pending.delete(key);
-          }
-        }
-        return;
+        this.driver?.failed(m.message, m.requestId);
+        return true;
       default:
         this.opts.log(`ignored ${m.kind} from ${id}`);
+        return false;
     }
   }
 
-  /** Plans the room over its phones (this one first) and has each load its stage; resolves when all are ready. */
-  async loadModel(modelBase: string): Promise<Plan> {
-    const manifest = await fetchManifest(modelBase);
-    const [tokJson, tokConfig] = await Promise.all(
-      [manifest.files.tokenizer, manifest.files.tokenizerConfig].map(async (ref) =>
-        ref ? (await fetch(new URL(ref.file, modelBase))).json() : null,
-      ),
-    );
-    this.tokenizer = tokJson ? loadTokenizer(tokJson, tokConfig) : null;
-    this.manifest = manifest;
-    const phoneIds = activePhones(this.phones).map((p) => p.id);
-    const plan = evenSplitByParams(manifest, phoneIds, randomToken(4));
-    this.plan = plan;
-    const jobs = assignments(manifest, plan, modelBase);
+  /** Opens a model, surveys the phones, plans, has each phone load its stage, warms the pipeline up. */
+  async loadModel(choice: ModelChoice): Promise<RoomPlan> {
+    this.setStatus('opening the model…');
+    const model = await openModel(choice, (line) => this.setStatus(line));
+    this.model = model;
+    const manifest = model.manifest;
+    const phones = activePhones(this.phones);
+    const shape = layerShapeOf(manifest.config);
+    let surveyed = null;
+    if (shape && this.planner === 'solved') {
+      this.setStatus('measuring the phones and their links…');
+      const remote = phones.map((p) => p.id).filter((id) => id !== SELF);
+      surveyed = await this.survey.survey(phones.map((p) => p.id), remote, shape);
+    }
+    this.setStatus('planning…');
+    const roomPlan = await planRoom(manifest, phones, surveyed, SELF, this.planner, this.leaderOpts.solve, randomToken(4));
+    this.roomPlan = roomPlan;
+    const plan = roomPlan.plan;
+    this.driver = new PipelineDriver(manifest, plan, model.tokenizer, (id, m) => this.sendTo(id, m));
     for (const p of this.phones) {
       const s = plan.stages.find((st) => st.phoneId === p.id);
       this.update({ kind: 'assigned', id: p.id, blocks: s ? [s.firstBlock, s.lastBlock] : undefined });
+      const out = roomPlan.leftOut.find((l) => l.phoneId === p.id);
+      if (out) this.update({ kind: 'state', id: p.id, state: 'idle', detail: `left out of this plan: ${out.reason}` });
     }
-    for (const [k, a] of jobs.entries()) {
-      this.deviceLinks.get(plan.stages[k]!.phoneId)?.send({ kind: 'assign', assignment: a });
+    this.setStatus(`loading blocks (${roomPlan.planner})…`);
+    for (const [k, a] of assignments(manifest, plan, model.base).entries()) {
+      this.sendTo(plan.stages[k]!.phoneId, { kind: 'assign', assignment: a });
     }
     await this.until(() => {
       const states = plan.stages.map((s) => this.phones.find((p) => p.id === s.phoneId));
@@ -164,7 +180,8 @@ export class Leader extends RoomNode {
       return states.every((p) => p?.state === 'ready');
     });
     await this.warmUp();
-    return plan;
+    this.setStatus(`${model.description}: ready (${roomPlan.planner})`);
+    return roomPlan;
   }
 
   /**
@@ -195,70 +212,13 @@ export class Leader extends RoomNode {
     });
   }
 
-  encode(text: string): number[] {
-    if (!this.tokenizer) throw new Error('this model has no tokenizer.json: give token ids');
-    return this.tokenizer.encode(text);
-  }
-
-  decode(ids: readonly number[]): string {
-    return this.tokenizer ? this.tokenizer.decode(ids) : ids.join(' ');
-  }
-
-  async generate(
+  generate(
     input: { text: string } | { ids: number[] },
     params: SamplingParams,
     onToken: (text: string, ids: readonly number[]) => void,
   ): Promise<GenerationOutput> {
-    const manifest = this.manifest;
-    const plan = this.plan;
-    if (!manifest || !plan) throw new Error('load a model first');
-    const promptIds = 'ids' in input ? input.ids : this.encode(input.text);
-    const first = this.deviceLinks.get(plan.stages[0]!.phoneId);
-    if (!first) throw new Error('the first stage’s phone has left');
-    const requestId = randomToken(6);
-    const inputNames = new Set(leaderInputs(manifest));
-    this.abort = new AbortController();
-    const ids: number[] = [];
-    const t0 = performance.now();
-    try {
-      const result = await generate(
-        {
-          requestId,
-          promptIds,
-          params,
-          stopIds: stopIdsOf(manifest.config, manifest.generationConfig),
-          inputSpecs: manifest.inputs.filter((s) => inputNames.has(s.name)),
-          signal: this.abort.signal,
-          onToken: (id) => {
-            ids.push(id);
-            onToken(this.decode(ids), ids);
-          },
-        },
-        (rid, step, tensors) =>
-          new Promise((resolve, reject) => {
-            this.pending.set(`${rid}:${step}`, {
-              resolve: (m) =>
-                resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
-              reject,
-            });
-            first.send({ kind: 'activations', requestId: rid, step, tensors, stageTimesMs: [] });
-          }),
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      const decodeMs = result.stepMs.slice(1).reduce((a, b) => a + b, 0);
-      return {
-        ...result,
-        promptIds,
-        text: this.decode(result.generatedIds),
-        tokensPerSecond:
-          decodeMs > 0
-            ? (result.stepMs.length - 1) / (decodeMs / 1000)
-            : result.generatedIds.length / seconds,
-      };
-    } finally {
-      for (const s of plan.stages) this.deviceLinks.get(s.phoneId)?.send({ kind: 'release', requestId });
-      this.abort = null;
-    }
+    if (!this.driver) return Promise.reject(new Error('load a model first'));
+    return this.driver.generate(input, params, randomToken(6), onToken);
   }
 
   /** Round-trip times to each phone of the room (ms), `count` pings each, one after another. */
@@ -273,6 +233,6 @@ export class Leader extends RoomNode {
   }
 
   stop(): void {
-    this.abort?.abort();
+    this.driver?.stop();
   }
 }

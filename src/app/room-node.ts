@@ -4,6 +4,7 @@
  * gets `refused` and is disconnected. Leader and member build on it.
  */
 import { PeerNode, type SignalingServer } from '../adapters/peer/peer-node';
+import type { BlockStore } from '../core/block-store';
 import type { Link, StageBackend } from '../core/ports';
 import type { DeviceCaps, DeviceProfile, LayerShapeSpec, Message } from '../core/protocol/messages';
 import { StageHost } from './stage-host';
@@ -15,6 +16,8 @@ export interface RoomNodeOptions {
   readonly caps: DeviceCaps;
   readonly backend: StageBackend;
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
+  readonly store: BlockStore | null;
+  readonly onCorrupt?: (file: string, reason: string) => void;
   readonly log: (line: string) => void;
   /** Fixed peer id (the leader's is derived from the room id); random when omitted. */
   readonly peerId?: string;
@@ -45,6 +48,8 @@ export abstract class RoomNode {
       leader: leaderLink,
       linkTo: (id) => this.linkTo(id),
       measure: opts.measure,
+      store: opts.store,
+      ...(opts.onCorrupt ? { onCorrupt: opts.onCorrupt } : {}),
       log: opts.log,
     });
     node.onConnection((link) => this.accept(link));

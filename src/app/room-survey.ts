@@ -49,21 +49,24 @@ export class RoomSurvey {
   async survey(phoneIds: readonly string[], remote: readonly string[], shape: LayerShapeSpec, timeoutMs = 120_000): Promise<SurveyResult> {
     const key = shapeKey(shape);
     const profiles = new Map<string, DeviceProfile>();
-    await Promise.all(
-      phoneIds.map(async (id) => {
-        const known = this.profiles.get(id);
-        if (known?.key === key) return void profiles.set(id, known.profile);
-        const answer = new Promise<DeviceProfile>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`phone ${id} did not report its measurements`)), timeoutMs);
-          this.waiting.set(id, (p) => {
-            clearTimeout(timer);
-            resolve(p);
-          });
+    // One phone at a time: real phones would not disturb each other, but emulated ones share this
+    // machine's cores, and a kernel timed while another runs would make every phone look slower.
+    for (const id of phoneIds) {
+      const known = this.profiles.get(id);
+      if (known?.key === key) {
+        profiles.set(id, known.profile);
+        continue;
+      }
+      const answer = new Promise<DeviceProfile>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`phone ${id} did not report its measurements`)), timeoutMs);
+        this.waiting.set(id, (p) => {
+          clearTimeout(timer);
+          resolve(p);
         });
-        this.send(id, { kind: 'measure', shape });
-        profiles.set(id, await answer);
-      }),
-    );
+      });
+      this.send(id, { kind: 'measure', shape });
+      profiles.set(id, await answer);
+    }
     const links = new Map<string, LinkStats>();
     for (const id of remote) links.set(id, await this.measureLink(id));
     return { profiles, links };

@@ -15,7 +15,19 @@ import type {
   StageAssignment,
 } from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
+import type { BlockStore } from '../core/block-store';
 import { fetchManifest, fetchStageFiles } from './block-fetch';
+import { PeerBlockClient } from './delivery/peer-blocks';
+import { formatProgress } from './delivery/progress';
+import { LEADER_BASE } from './model-source';
+
+/** What the last load moved, for the UI, tests and benchmarks. */
+export interface LoadStats {
+  readonly bytesFromNetwork: number;
+  readonly bytesFromCache: number;
+  readonly corrupt: readonly { readonly file: string; readonly reason: string }[];
+  readonly ms: number;
+}
 
 export interface StageHostDeps {
   readonly backend: StageBackend;
@@ -25,12 +37,19 @@ export interface StageHostDeps {
   readonly linkTo: (peerId: string) => Promise<Link>;
   /** Times this phone on the calibration kernel (app/measure-device.ts). */
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
+  /** The block cache (IndexedDB in the browser); null: always download. */
+  readonly store: BlockStore | null;
+  /** Told when a cached block turned out corrupt (it was discarded and downloaded again). */
+  readonly onCorrupt?: (file: string, reason: string) => void;
   readonly log: (line: string) => void;
 }
 
 export class StageHost {
   private assignment: StageAssignment | null = null;
   private readyDetail = '';
+  /** Fetches files from the leader while a leader-served model loads. */
+  private client: PeerBlockClient | null = null;
+  lastLoad: LoadStats | null = null;
   private next: Link | null = null;
   private loading: Promise<void> | null = null;
   /** Requests with a live KV cache here: the phone shows busy while there is one. */
@@ -58,6 +77,10 @@ export class StageHost {
         return true;
       case 'measure':
         void this.measure(m.shape);
+        return true;
+      case 'block-chunk':
+      case 'block-error':
+        this.client?.handle(m);
         return true;
       default:
         return false;
@@ -92,14 +115,29 @@ export class StageHost {
     this.next = null;
     try {
       const t0 = performance.now();
-      const manifest = await fetchManifest(a.modelBase);
-      const files = await fetchStageFiles(a.modelBase, manifest, a.firstBlock, a.lastBlock, (p) =>
-        this.report('loading', {
-          loaded: p.filesDone,
-          total: p.filesTotal,
-          detail: `${(p.loadedBytes / 1e6).toFixed(1)} of ${(p.totalBytes / 1e6).toFixed(1)} MB`,
-        }),
+      this.client = a.modelBase.startsWith(LEADER_BASE) ? new PeerBlockClient(this.deps.leader, { listen: false }) : null;
+      const manifest = this.client ? await this.client.fetchManifest() : await fetchManifest(a.modelBase);
+      const files = await fetchStageFiles(
+        a.modelBase,
+        manifest,
+        a.firstBlock,
+        a.lastBlock,
+        (p) =>
+          this.report('loading', {
+            loaded: p.filesDone,
+            total: p.filesTotal,
+            detail: formatProgress(p),
+          }),
+        {
+          store: this.deps.store,
+          ...(this.client ? { source: this.client } : {}),
+          onCorrupt: (file, reason) => {
+            this.deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
+            this.deps.onCorrupt?.(file, reason);
+          },
+        },
       );
+      this.client = null;
       const stage = mergeStage(manifest, a.firstBlock, a.lastBlock, files.graphs);
       const loaded = await this.deps.backend.load({
         graph: stage.graph,
@@ -112,7 +150,11 @@ export class StageHost {
         trimLogits: a.nextPeer === null,
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
-      this.readyDetail = `${loaded.backend} · ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+      const ms = performance.now() - t0;
+      this.lastLoad = { bytesFromNetwork: files.bytesFromNetwork, bytesFromCache: files.bytesFromCache, corrupt: files.corrupt, ms };
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      const moved = files.bytesFromCache > 0 ? `${mb(files.bytesFromNetwork)} downloaded, ${mb(files.bytesFromCache)} from cache` : `${mb(files.bytesFromNetwork)} downloaded`;
+      this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
       this.active.clear();
       this.report('ready', { detail: this.readyDetail });
     } catch (e) {

@@ -2,8 +2,13 @@
 import { css, html, LitElement } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import QRCode from 'qrcode';
+import type { Planner } from '../app/room-planner';
 import { RoomController } from './room-controller';
+import type { ModelChoice } from '../app/model-source';
+import './cache-panel';
+import './model-picker';
 import './phone-card';
+import './plan-view';
 import './prompt-panel';
 import type { GenerateDetail } from './prompt-panel';
 
@@ -11,7 +16,6 @@ import type { GenerateDetail } from './prompt-panel';
 export class ChorusApp extends LitElement {
   private readonly room = new RoomController(this);
   @state() private qr = '';
-  @state() private model = '';
 
   static override styles = css`
     :host { display: block; max-width: 760px; margin: 0 auto; padding: 16px; font-family: system-ui, sans-serif; color: #223; }
@@ -43,42 +47,51 @@ export class ChorusApp extends LitElement {
   private renderLeader() {
     const r = this.room;
     const leader = r.leader!;
-    const models = r.models;
-    const selected = this.model || models[0]?.url || '';
-    const ready = !!leader.plan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
+    const ready = !!leader.roomPlan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
     return html`
       <div class="join">
         ${this.qr ? html`<img alt="QR code of the join link" src=${this.qr} width="160" height="160" />` : null}
         <div>Open on the other phones:<br /><a data-testid="join-link" href=${r.joinLink!}>${r.joinLink}</a></div>
       </div>
       <section>
-        <label>Model
-          <select data-testid="model-select" @change=${(e: Event) => (this.model = (e.target as HTMLSelectElement).value)}>
-            ${models.map((m) => html`<option value=${m.url} ?selected=${m.url === selected}>${m.name}</option>`)}
+        <label>Plan
+          <select data-testid="planner" @change=${(e: Event) => {
+            leader.planner = (e.target as HTMLSelectElement).value as Planner;
+          }}>
+            <option value="solved" ?selected=${leader.planner === 'solved'}>measured, optimised (HiGHS)</option>
+            <option value="even" ?selected=${leader.planner === 'even'}>even split by parameters</option>
           </select>
         </label>
-        <button data-testid="load-model" ?disabled=${!selected || r.loadingModel || r.generating}
-          @click=${() => r.loadModel(selected)}>${leader.plan ? 'Re-plan and load' : 'Load model on these phones'}</button>
-        ${models.length === 0 ? html`<p>No models served: start the server with <code>--model name=dir</code>.</p>` : null}
+        <model-picker .served=${r.models} .busy=${r.loadingModel || r.generating} .error=${null}
+          @choose=${(e: CustomEvent<ModelChoice>) => r.loadModel(e.detail)}></model-picker>
+        ${leader.status ? html`<p class="status" data-testid="leader-status">${leader.status}</p>` : null}
       </section>
+      <plan-view .data=${r.planView}></plan-view>
       <prompt-panel data-testid="prompt-panel" .busy=${r.generating} .ready=${ready} .output=${r.output}
         @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
         @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
         @stop=${() => r.stop()}></prompt-panel>
-      ${
-        r.result
-          ? html`<p data-testid="result" data-json=${JSON.stringify({
-              generatedIds: r.result.generatedIds,
-              promptIds: r.result.promptIds,
-              text: r.result.text,
-              tokensPerSecond: r.result.tokensPerSecond,
-              stoppedBy: r.result.stoppedBy,
-              stepMs: r.result.stepMs,
-              stageTimesMs: r.result.stageTimesMs,
-              plan: leader.plan,
-            })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
-          : null
-      }`;
+      ${r.result
+        ? html`<p data-testid="result" data-json=${JSON.stringify({
+            generatedIds: r.result.generatedIds,
+            promptIds: r.result.promptIds,
+            text: r.result.text,
+            tokensPerSecond: r.result.tokensPerSecond,
+            stoppedBy: r.result.stoppedBy,
+            stepMs: r.result.stepMs,
+            stageTimesMs: r.result.stageTimesMs,
+            plan: leader.roomPlan
+              ? {
+                  id: leader.roomPlan.plan.id,
+                  planner: leader.roomPlan.planner,
+                  stages: leader.roomPlan.stages,
+                  leftOut: leader.roomPlan.leftOut,
+                  predictedTokensPerSecond: leader.roomPlan.predictedTokensPerSecond,
+                  solveMs: leader.roomPlan.solveMs,
+                }
+              : null,
+          })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
+        : null}`;
   }
 
   override render() {
@@ -99,6 +112,10 @@ export class ChorusApp extends LitElement {
           </div>`
           : null
       }
+      <cache-panel .models=${r.cacheModels} .notice=${r.cacheNotice}
+        .usage=${r.cacheUsage ? { bytes: r.cacheUsage.bytes, quota: r.cacheUsage.quota ?? 0, persisted: !!r.cacheUsage.persisted } : null}
+        @clear-model=${(e: CustomEvent<string>) => r.clearCachedModel(e.detail)}
+        @clear-all=${() => r.clearCache()}></cache-panel>
       <details><summary>Log</summary><pre data-testid="log">${r.log.join('\n')}</pre></details>
     `;
   }

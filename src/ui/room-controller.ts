@@ -8,6 +8,12 @@ import { type GenerationOutput, Leader } from '../app/leader';
 import { Member } from '../app/member';
 import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import { measureDevice } from '../app/measure-device';
+import type { ModelChoice } from '../app/model-source';
+import type { PlanViewData } from './plan-view';
+import { measuredStageMs } from '../core/room/stage-times';
+import { PlacementClient } from '../adapters/highs/placement-client';
+import { openIdbBlockStore } from '../adapters/store/idb-block-store';
+import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
 import { WorkerStageBackend } from '../worker/inference-client';
 
 export interface ModelEntry {
@@ -62,6 +68,11 @@ export class RoomController implements ReactiveController {
   output = '';
   result: GenerationOutput | null = null;
   readonly log: string[] = [];
+  /** This phone's block cache, shared by every model it loads. */
+  readonly store: BlockStore = openIdbBlockStore({ onCorrupt: () => void this.refreshCache() });
+  cacheModels: CachedModel[] = [];
+  cacheUsage: StoreUsage | null = null;
+  cacheNotice: string | null = null;
 
   constructor(private readonly host: ReactiveControllerHost) {
     host.addController(this);
@@ -69,6 +80,7 @@ export class RoomController implements ReactiveController {
 
   hostConnected(): void {
     void this.fetchModels();
+    void this.refreshCache();
     const params = new URLSearchParams(location.hash.slice(1));
     const room = params.get('room');
     const secret = params.get('secret');
@@ -76,6 +88,7 @@ export class RoomController implements ReactiveController {
   }
 
   hostDisconnected(): void {
+    this.placementClient?.dispose();
     this.leader?.destroy();
     this.member?.destroy();
   }
@@ -127,7 +140,40 @@ export class RoomController implements ReactiveController {
           webgpu: caps.webgpu,
         }),
       log: this.note,
+      store: this.store,
+      onCorrupt: (file: string, reason: string) => {
+        this.cacheNotice = `${file} was corrupt in this phone's cache (${reason}); it was discarded and downloaded again.`;
+        this.changed();
+      },
     };
+  }
+
+  private placementClient: PlacementClient | null = null;
+
+  /** HiGHS in its own worker, started on first use (solving is synchronous and must not block the page). */
+  private placement(): PlacementClient {
+    this.placementClient ??= new PlacementClient({ engine: 'milp' });
+    return this.placementClient;
+  }
+
+  async refreshCache(): Promise<void> {
+    try {
+      [this.cacheModels, this.cacheUsage] = await Promise.all([this.store.list(), this.store.usage()]);
+    } catch (e) {
+      this.note(`cache: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.changed();
+  }
+
+  async clearCachedModel(model: string): Promise<void> {
+    await this.store.clearModel(model);
+    await this.refreshCache();
+  }
+
+  async clearCache(): Promise<void> {
+    await this.store.clearAll();
+    this.cacheNotice = null;
+    await this.refreshCache();
   }
 
   async create(): Promise<void> {
@@ -135,7 +181,10 @@ export class RoomController implements ReactiveController {
     this.error = null;
     this.changed();
     try {
-      this.leader = await Leader.create({ ...this.common(), name: 'Leader' }, this.changed);
+      this.leader = await Leader.create(
+        { ...this.common(), name: 'Leader', solve: (problem) => this.placement().plan(problem) },
+        this.changed,
+      );
       this.phase = 'leader';
     } catch (e) {
       this.phase = 'failed';
@@ -157,18 +206,19 @@ export class RoomController implements ReactiveController {
     this.changed();
   }
 
-  async loadModel(url: string): Promise<void> {
+  async loadModel(choice: ModelChoice): Promise<void> {
     if (!this.leader) return;
     this.loadingModel = true;
     this.error = null;
     this.changed();
     try {
-      await this.leader.loadModel(new URL(url, location.href).href);
+      await this.leader.loadModel(choice);
     } catch (e) {
       this.fail(e);
     } finally {
       this.loadingModel = false;
       this.changed();
+      void this.refreshCache();
     }
   }
 
@@ -191,6 +241,33 @@ export class RoomController implements ReactiveController {
       this.generating = false;
       this.changed();
     }
+  }
+
+  /** The live plan view: which phone holds which blocks, predicted vs measured ms per token, busy. */
+  get planView(): PlanViewData | null {
+    const leader = this.leader;
+    const rp = leader?.roomPlan;
+    const manifest = leader?.manifest;
+    if (!leader || !rp || !manifest) return null;
+    const name = (id: string) => leader.phones.find((p) => p.id === id)?.name ?? id;
+    const measured = measuredStageMs(this.result);
+    const measuredTotal = this.result?.tokensPerSecond ?? null;
+    return {
+      blocks: manifest.blocks.map((b) => ({ kind: b.kind, layer: b.layer })),
+      stages: rp.stages.map((s, k) => ({
+        phone: name(s.phoneId),
+        firstBlock: s.firstBlock,
+        lastBlock: s.lastBlock,
+        predictedMs: s.predictedMs,
+        measuredMs: measured?.[k] ?? null,
+        busy: leader.phones.find((p) => p.id === s.phoneId)?.state === 'busy',
+      })),
+      leftOut: rp.leftOut.map((l) => ({ phone: name(l.phoneId), reason: l.reason })),
+      planner: rp.planner,
+      predictedTokensPerSecond: rp.predictedTokensPerSecond,
+      measuredTokensPerSecond: measuredTotal,
+      solveMs: rp.solveMs,
+    };
   }
 
   stop(): void {

@@ -12,10 +12,17 @@ import { SimulatedRoom } from './simulator';
 
 const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
          [--max-new-tokens K] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--json]
+         [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
 
 Starts the signaling server and N headless Chromium phones (one browser context each), forms a room
 through the real UI, loads the model over the phones and generates. Without --model: the embedded
 default model (public/models/chorus-kjv).
+
+--planner solved (default) measures every phone and link and places blocks with HiGHS (phones that would
+slow the pipeline are left out); even splits the blocks over every phone by parameter count.
+--slowdown emulates slower phones: phone i's inference worker sleeps (k−1)× each run's own time after it,
+so its stage and its calibration both become k times slower (CPU throttling cannot reach workers).
+--memory caps what each phone offers (MB), as a user could on a real phone.
 `;
 
 const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
@@ -49,6 +56,9 @@ async function main(): Promise<number> {
       'repetition-penalty': { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'boolean' },
+      slowdown: { type: 'string' },
+      memory: { type: 'string' },
+      planner: { type: 'string', default: 'solved' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -68,9 +78,23 @@ async function main(): Promise<number> {
     execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: REPO, stdio: 'inherit' });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const mount = await prepareModel(modelDir, log);
-  const room = await SimulatedRoom.open({ devices, models: [mount], log });
+  const list = (v: string | undefined) => v?.split(',').map(Number);
+  const slowdowns = list(values.slowdown);
+  const memoryMB = list(values.memory);
+  if (slowdowns && (slowdowns.length !== devices || slowdowns.some((k) => !(k >= 1)))) {
+    throw new Error(`--slowdown needs ${devices} factors ≥ 1, one per phone (e.g. 1,2,4)`);
+  }
+  const planner = values.planner;
+  if (planner !== 'solved' && planner !== 'even') throw new Error('--planner is solved or even');
+  const room = await SimulatedRoom.open({
+    devices,
+    models: [mount],
+    log,
+    ...(slowdowns ? { slowdowns } : {}),
+    ...(memoryMB ? { memoryMB } : {}),
+  });
   try {
-    await room.loadModel(mount.name);
+    await room.loadModel(mount.name, 600_000, planner);
     const result = await room.generate({
       prompt: values.prompt ?? '',
       promptIds: values['prompt-ids']?.split(',').map(Number),

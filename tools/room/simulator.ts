@@ -29,7 +29,14 @@ export interface RoomResult {
   stoppedBy: string;
   stepMs: number[];
   stageTimesMs: number[][];
-  plan: { id: string; stages: { phoneId: string; phone: string; firstBlock: number; lastBlock: number }[] };
+  plan: {
+    id: string;
+    planner: string;
+    stages: { phoneId: string; phone: string; firstBlock: number; lastBlock: number; predictedMs: number | null }[];
+    leftOut: { phoneId: string; reason: string }[];
+    predictedTokensPerSecond: number | null;
+    solveMs: number | null;
+  };
 }
 
 export interface PromptOptions {
@@ -50,10 +57,16 @@ export class SimulatedRoom {
     readonly pages: Page[],
   ) {}
 
+  /**
+   * `slowdowns[i]` makes phone i that many times slower (its worker sleeps (k − 1) × each run's time, so
+   * its calibration and its stage slow down alike); `memoryMB[i]` caps what phone i offers.
+   */
   static async open(opts: {
     devices: number;
     models: { name: string; dir: string }[];
     log?: (line: string) => void;
+    slowdowns?: readonly number[];
+    memoryMB?: readonly number[];
   }): Promise<SimulatedRoom> {
     const log = opts.log ?? (() => {});
     const server = await startServer({
@@ -73,11 +86,21 @@ export class SimulatedRoom {
         pages.push(page);
       }
       const leader = pages[0]!;
-      await leader.goto(server.url);
+      const query = (i: number) => {
+        const q = new URLSearchParams();
+        if (opts.slowdowns?.[i] && opts.slowdowns[i] !== 1) q.set('slowdown', String(opts.slowdowns[i]));
+        if (opts.memoryMB?.[i]) q.set('memory', String(opts.memoryMB[i]));
+        return q.size ? `?${q}` : '';
+      };
+      await leader.goto(`${server.url}${query(0)}`);
       await leader.getByTestId('create-room').click();
       const link = await leader.getByTestId('join-link').getAttribute('href');
       if (!link) throw new Error('the leader page shows no join link');
-      for (const page of pages.slice(1)) await page.goto(link);
+      for (const [i, page] of pages.entries()) {
+        if (i === 0) continue;
+        const [before, hash] = link.split('#');
+        await page.goto(`${before!.replace(/\?.*$/, '')}${query(i)}#${hash}`);
+      }
       const room = new SimulatedRoom(server, browser, pages);
       await room.waitForStates(Array(opts.devices).fill('idle'));
       log(`room formed with ${opts.devices} phone(s)`);
@@ -115,17 +138,39 @@ export class SimulatedRoom {
     );
   }
 
+  /** Every phone of the plan ready (phones left out stay idle), and the load button free again. */
+  private async waitForLoaded(timeoutMs: number): Promise<void> {
+    await this.leader.waitForFunction(
+      () => {
+        const app = document.querySelector('chorus-app')?.shadowRoot;
+        const picker = app?.querySelector('model-picker')?.shadowRoot;
+        const button = picker?.querySelector('[data-testid=load-model]') as HTMLButtonElement | null | undefined;
+        const cards = [...(app?.querySelectorAll('phone-card') ?? [])].map((c) => c.getAttribute('data-state'));
+        return (button && !button.disabled && cards.length > 0 && cards.some((s) => s === 'ready')) || app?.querySelector('[data-testid=room-error]');
+      },
+      undefined,
+      { timeout: timeoutMs, polling: 100 },
+    );
+    const error = await this.errorText();
+    if (error) throw new Error(`loading failed: ${error}`);
+  }
+
   async errorText(): Promise<string | null> {
     const el = this.leader.getByTestId('room-error');
     return (await el.count()) ? el.textContent() : null;
   }
 
-  /** Loads a served model over the room's phones; resolves when every stage is ready. */
-  async loadModel(name: string, timeoutMs = 120_000): Promise<void> {
+  /**
+   * Loads a served model over the room's phones; resolves when every stage is ready. `planner`: 'solved'
+   * (measure the phones, optimise with HiGHS; it may leave phones out) or 'even' (every phone, equal
+   * parameters).
+   */
+  async loadModel(name: string, timeoutMs = 120_000, planner: 'solved' | 'even' = 'even'): Promise<void> {
     const url = `/models/${name}/`;
+    await this.leader.getByTestId('planner').selectOption(planner);
     await this.leader.getByTestId('model-select').selectOption(url);
     await this.leader.getByTestId('load-model').click();
-    await this.waitForStates(Array(this.pages.length).fill('ready'), timeoutMs);
+    await this.waitForLoaded(timeoutMs);
   }
 
   /** Fills the prompt panel and presses Generate; `waitForResult` collects the outcome. */
