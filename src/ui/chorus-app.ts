@@ -55,7 +55,7 @@ export class ChorusApp extends LitElement {
       </div>
       <section>
         <label>Plan
-          <select data-testid="planner" @change=${(e: Event) => {
+          <select data-testid="planner-select" @change=${(e: Event) => {
             leader.planner = (e.target as HTMLSelectElement).value as Planner;
           }}>
             <option value="solved" ?selected=${leader.planner === 'solved'}>measured, optimised (HiGHS)</option>

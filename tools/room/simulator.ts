@@ -5,7 +5,7 @@
  */
 
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type RunningServer, startServer } from '../../signaling-server/server';
 import { REPO } from './prepare-models';
 
@@ -50,66 +50,87 @@ export interface PromptOptions {
   seed?: number;
 }
 
+export interface RoomOptions {
+  readonly devices: number;
+  readonly models: readonly { name: string; dir: string }[];
+  readonly log?: (line: string) => void;
+  readonly slowdowns?: readonly number[];
+  readonly memoryMB?: readonly number[];
+}
+
 export class SimulatedRoom {
   private constructor(
     readonly server: RunningServer,
     readonly browser: Browser,
-    readonly pages: Page[],
+    readonly contexts: BrowserContext[],
+    private readonly opts: RoomOptions,
   ) {}
+
+  /** The phones' current pages (one per browser context); replaced by `reform`. */
+  pages: Page[] = [];
 
   /**
    * `slowdowns[i]` makes phone i that many times slower (its worker sleeps (k − 1) × each run's time, so
    * its calibration and its stage slow down alike); `memoryMB[i]` caps what phone i offers.
    */
-  static async open(opts: {
-    devices: number;
-    models: { name: string; dir: string }[];
-    log?: (line: string) => void;
-    slowdowns?: readonly number[];
-    memoryMB?: readonly number[];
-  }): Promise<SimulatedRoom> {
-    const log = opts.log ?? (() => {});
+  static async open(opts: RoomOptions): Promise<SimulatedRoom> {
     const server = await startServer({
       host: '127.0.0.1',
       port: 0,
       appDir: path.join(REPO, 'dist'),
-      models: opts.models,
+      models: [...opts.models],
       log: () => {},
     });
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const pages: Page[] = [];
     try {
-      for (let i = 0; i < opts.devices; i++) {
-        const page = await (await browser.newContext()).newPage();
-        page.on('console', (m) => m.type() === 'error' && log(`[phone ${i}] ${m.text()}`));
-        page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
-        pages.push(page);
-      }
-      const leader = pages[0]!;
-      const query = (i: number) => {
-        const q = new URLSearchParams();
-        if (opts.slowdowns?.[i] && opts.slowdowns[i] !== 1) q.set('slowdown', String(opts.slowdowns[i]));
-        if (opts.memoryMB?.[i]) q.set('memory', String(opts.memoryMB[i]));
-        return q.size ? `?${q}` : '';
-      };
-      await leader.goto(`${server.url}${query(0)}`);
-      await leader.getByTestId('create-room').click();
-      const link = await leader.getByTestId('join-link').getAttribute('href');
-      if (!link) throw new Error('the leader page shows no join link');
-      for (const [i, page] of pages.entries()) {
-        if (i === 0) continue;
-        const [before, hash] = link.split('#');
-        await page.goto(`${before!.replace(/\?.*$/, '')}${query(i)}#${hash}`);
-      }
-      const room = new SimulatedRoom(server, browser, pages);
-      await room.waitForStates(Array(opts.devices).fill('idle'));
-      log(`room formed with ${opts.devices} phone(s)`);
+      const contexts: BrowserContext[] = [];
+      for (let i = 0; i < opts.devices; i++) contexts.push(await browser.newContext());
+      const room = new SimulatedRoom(server, browser, contexts, opts);
+      await room.form();
       return room;
     } catch (e) {
       await browser.close();
       await server.close();
       throw e;
     }
+  }
+
+  /**
+   * Closes every phone's page and forms a new room with fresh pages in the same browser contexts: the
+   * same phones coming back, with their IndexedDB caches.
+   */
+  async reform(): Promise<void> {
+    for (const p of this.pages) await p.close();
+    await this.form();
+  }
+
+  private async form(): Promise<void> {
+    const log = this.opts.log ?? (() => {});
+    this.pages = [];
+    for (const [i, context] of this.contexts.entries()) {
+      const page = await context.newPage();
+      page.on('console', (m) => m.type() === 'error' && log(`[phone ${i}] ${m.text()}`));
+      page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
+      this.pages.push(page);
+    }
+    const query = (i: number) => {
+      const q = new URLSearchParams();
+      if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1) q.set('slowdown', String(this.opts.slowdowns[i]));
+      if (this.opts.memoryMB?.[i]) q.set('memory', String(this.opts.memoryMB[i]));
+      return q.size ? `?${q}` : '';
+    };
+    const leader = this.pages[0]!;
+    await leader.goto(`${this.server.url}${query(0)}`);
+    await leader.getByTestId('create-room').click();
+    const link = await leader.getByTestId('join-link').getAttribute('href');
+    if (!link) throw new Error('the leader page shows no join link');
+    for (const [i, page] of this.pages.entries()) {
+      if (i === 0) continue;
+      const [before, hash] = link.split('#');
+      await page.goto(`${before!.replace(/\?.*$/, '')}${query(i)}#${hash}`);
+    }
+    await this.waitForStates(Array(this.pages.length).fill('idle'));
+    log(`room formed with ${this.pages.length} phone(s)`);
   }
 
   get leader(): Page {
@@ -160,6 +181,46 @@ export class SimulatedRoom {
     return (await el.count()) ? el.textContent() : null;
   }
 
+  /** Loads a model from the hub (or a mimic of it) through the picker's Hugging Face tab. */
+  async loadHubModel(base: string, id: string, dtype: string, planner: 'solved' | 'even' = 'even', timeoutMs = 120_000) {
+    const page = this.leader;
+    await page.getByTestId('planner-select').selectOption(planner);
+    await page.getByTestId('source-hub').check({ force: true });
+    await page.locator('model-picker details').evaluate((d) => {
+      (d as HTMLDetailsElement).open = true;
+    });
+    await page.getByTestId('hub-base').fill(base);
+    await page.getByTestId('hub-id').fill(id);
+    await page.getByTestId('hub-dtype').selectOption(dtype);
+    await page.getByTestId('load-model').click();
+    await this.waitForLoaded(timeoutMs);
+  }
+
+  /** Loads a model folder from the leader's disk (file picker); the phones get their blocks from it. */
+  async loadLocalModel(dir: string, planner: 'solved' | 'even' = 'even', timeoutMs = 300_000) {
+    const page = this.leader;
+    await page.getByTestId('planner-select').selectOption(planner);
+    await page.getByTestId('source-local').check({ force: true });
+    await page.getByTestId('model-files').setInputFiles(dir);
+    await page.getByTestId('load-model').click();
+    await this.waitForLoaded(timeoutMs);
+  }
+
+  /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time. */
+  loadStats(): Promise<{ bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number }[]> {
+    return Promise.all(
+      this.pages.map((p) =>
+        p.evaluate(() => {
+          type Stats = { bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number };
+          const room = (document.querySelector('chorus-app') as unknown as {
+            room: { leader?: { stage: { lastLoad: Stats | null } }; member?: { stage: { lastLoad: Stats | null } } };
+          }).room;
+          return (room.leader ?? room.member)!.stage.lastLoad ?? { bytesFromNetwork: 0, bytesFromCache: 0, corrupt: [], ms: 0 };
+        }),
+      ),
+    );
+  }
+
   /**
    * Loads a served model over the room's phones; resolves when every stage is ready. `planner`: 'solved'
    * (measure the phones, optimise with HiGHS; it may leave phones out) or 'even' (every phone, equal
@@ -167,7 +228,7 @@ export class SimulatedRoom {
    */
   async loadModel(name: string, timeoutMs = 120_000, planner: 'solved' | 'even' = 'even'): Promise<void> {
     const url = `/models/${name}/`;
-    await this.leader.getByTestId('planner').selectOption(planner);
+    await this.leader.getByTestId('planner-select').selectOption(planner);
     await this.leader.getByTestId('model-select').selectOption(url);
     await this.leader.getByTestId('load-model').click();
     await this.waitForLoaded(timeoutMs);

@@ -7,7 +7,8 @@ import { PlacementError } from './types';
 export type IntervalMode =
   | { readonly kind: 'latency'; readonly cap?: number }
   | { readonly kind: 'throughput' }
-  | { readonly kind: 'feasible'; readonly cap: number };
+  | { readonly kind: 'feasible'; readonly cap: number }
+  | { readonly kind: 'stair'; readonly cap: number };
 
 export interface IntervalMilp {
   readonly lp: string;
@@ -31,6 +32,7 @@ export function buildIntervalMilp(t: CostTables, mode: IntervalMode): IntervalMi
   const n = t.deviceCount;
   const N = t.blockCount;
   const cap = mode.kind === 'throughput' ? Number.POSITIVE_INFINITY : (mode.cap ?? Number.POSITIVE_INFINITY);
+  const stair: [number, string][] = [];
   const ok = (occ: number) => occ <= cap;
   // Columns: phone d runs [i, j).
   const colName: string[] = [];
@@ -61,6 +63,8 @@ export function buildIntervalMilp(t: CostTables, mode: IntervalMode): IntervalMi
         if (mode.kind === 'latency') {
           const cost = ms + (i === 0 ? t.inMs[d]! : 0) + (j === N ? t.outMs[d]! : 0);
           objective.push(term(cost, v));
+        } else if (mode.kind === 'stair') {
+          stair.push([Math.max(ms, i === 0 ? t.inOccMs[d]! : 0, j === N ? t.outOccMs[d]! : 0), v]);
         } else if (mode.kind === 'throughput') {
           stageRow[d]!.push(term(ms, v));
           if (i === 0 && t.inOccMs[d]! > 0) feed.push(term(t.inOccMs[d]!, v));
@@ -91,6 +95,7 @@ export function buildIntervalMilp(t: CostTables, mode: IntervalMode): IntervalMi
         out.push(` - ${z}`);
         into[e]!.push(` - ${z}`);
         if (mode.kind === 'latency') objective.push(term(t.hopMs[h]!, z));
+        else if (mode.kind === 'stair') stair.push([t.hopOccMs[h]!, z]);
         else if (mode.kind === 'throughput' && t.hopOccMs[h]! > 0) sendRow[d]!.push(term(t.hopOccMs[h]!, z));
       }
       rows.push(` e${d}_${k}:${ends.map((v) => ` + ${v}`).join('')}${out.join('')} = 0`);
@@ -112,7 +117,21 @@ export function buildIntervalMilp(t: CostTables, mode: IntervalMode): IntervalMi
     }
   }
   if (mode.kind === 'throughput' && feed.length > 0) rows.push(` f:${feed.join('')} - T <= 0`);
-  const goal = mode.kind === 'throughput' ? ' T' : mode.kind === 'feasible' ? ' 0 s0' : objective.join('');
+  const gs: string[] = [];
+  if (mode.kind === 'stair') {
+    const levels = [...new Set(stair.map(([v]) => v))].sort((a, b) => a - b);
+    const rank = new Map(levels.map((v, r) => [v, r]));
+    for (let r = 1; r < levels.length; r++) {
+      gs.push(`g${r}`);
+      objective.push(term(levels[r]! - levels[r - 1]!, `g${r}`));
+      if (r > 1) rows.push(` m${r}: g${r} - g${r - 1} <= 0`);
+    }
+    for (const [v, x] of stair) {
+      const r = rank.get(v)!;
+      if (r > 0) rows.push(` l${x}: ${x} - g${r} <= 0`);
+    }
+  }
+  const goal = mode.kind === 'stair' ? objective.join('') || ' 0 T' : mode.kind === 'throughput' ? ' T' : mode.kind === 'feasible' ? ' 0 T' : objective.join('');
   const lp = [
     'Minimize',
     ` obj:${goal}`,
@@ -120,6 +139,7 @@ export function buildIntervalMilp(t: CostTables, mode: IntervalMode): IntervalMi
     ...rows,
     'Binaries',
     ...chunk(colName),
+    ...chunk(gs),
     'End',
     '',
   ].join('\n');
