@@ -16,7 +16,8 @@ import { loopbackPair } from './loopback-link';
 import { type ModelChoice, type OpenedModel, openModel } from './model-source';
 import { type GenerationOutput, PipelineDriver } from './pipeline-driver';
 import { RoomNode, type RoomNodeOptions } from './room-node';
-import { type Planner, planRoom, type RoomPlan } from './room-planner';
+import { measuredStageMs } from '../core/room/stage-times';
+import { correctedPlan, type Planner, planRoom, type RoomPlan } from './room-planner';
 import { RoomSurvey } from './room-survey';
 
 export type { GenerationOutput };
@@ -48,6 +49,8 @@ export class Leader extends RoomNode {
   private readonly survey: RoomSurvey;
   private readonly blockServer = new PeerBlockServer((file) => this.model?.files?.get(file));
   private joined = 0;
+  /** Per phone: measured ÷ kernel-predicted stage time, learnt from the runs it took part in. */
+  private readonly corrections = new Map<string, number>();
 
   private constructor(
     node: Awaited<ReturnType<typeof RoomNode.openNode>>,
@@ -159,7 +162,16 @@ export class Leader extends RoomNode {
       surveyed = await this.survey.survey(phones.map((p) => p.id), remote, shape);
     }
     this.setStatus('planning…');
-    const roomPlan = await planRoom(manifest, phones, surveyed, SELF, this.planner, this.leaderOpts.solve, randomToken(4));
+    const roomPlan = await planRoom(
+      manifest,
+      phones,
+      surveyed,
+      SELF,
+      this.planner,
+      this.leaderOpts.solve,
+      randomToken(4),
+      this.corrections,
+    );
     this.roomPlan = roomPlan;
     const plan = roomPlan.plan;
     this.driver = new PipelineDriver(manifest, plan, model.tokenizer, (id, m) => this.sendTo(id, m));
@@ -190,9 +202,12 @@ export class Leader extends RoomNode {
    * user's first token.
    */
   private async warmUp(): Promise<void> {
-    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 2 };
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 6 };
     try {
-      await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
+      const r = await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
+      // Its stage times are the first real measurement of each phone running its own blocks.
+      const measured = measuredStageMs({ stageTimesMs: r.stageTimesMs.slice(2) });
+      if (this.roomPlan && measured) this.roomPlan = correctedPlan(this.roomPlan, measured, this.corrections);
     } catch (e) {
       this.opts.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -21,6 +21,8 @@ export interface PlannedStage {
   readonly lastBlock: number;
   /** Predicted decode time of this stage (ms per token), when the phone was measured. */
   readonly predictedMs: number | null;
+  /** The same from the calibration kernel alone, before any stage was timed (kept for reporting). */
+  readonly kernelPredictedMs?: number | null;
 }
 
 export interface RoomPlan {
@@ -50,10 +52,30 @@ export function calibrationOf(p: DeviceProfile): Calibration {
   };
 }
 
-/** Predicted ms per block on a measured phone, at a typical decode context. */
-export function blockTimes(manifest: Manifest, profile: DeviceProfile, context: number): number[] {
+/**
+ * Predicted ms per block on a measured phone, at a typical decode context. `correction` (measured ÷
+ * kernel-predicted stage time, from a stage this phone ran) folds real step times into the prediction.
+ */
+export function blockTimes(manifest: Manifest, profile: DeviceProfile, context: number, correction = 1): number[] {
   const rates = ratesOf(calibrationOf(profile));
-  return manifest.blocks.map((b) => predictBlockMs(b, rates, context));
+  return manifest.blocks.map((b) => predictBlockMs(b, rates, context) * correction);
+}
+
+/**
+ * After a run: each stage's measured time against its kernel prediction gives that phone a correction
+ * factor; the plan's predictions are restated with it (and later plans use it). Returns the new plan.
+ */
+export function correctedPlan(rp: RoomPlan, measuredMs: readonly number[], corrections: Map<string, number>): RoomPlan {
+  const stages = rp.stages.map((s, k) => {
+    const kernel = s.kernelPredictedMs ?? s.predictedMs;
+    const measured = measuredMs[k];
+    if (kernel === null || kernel === undefined || measured === undefined || !(measured > 0)) return s;
+    const factor = Math.max(0.1, Math.min(10, measured / kernel));
+    corrections.set(s.phoneId, factor);
+    return { ...s, kernelPredictedMs: kernel, predictedMs: kernel * factor };
+  });
+  const total = stages.every((s) => s.predictedMs !== null) ? stages.reduce((a, s) => a + s.predictedMs!, 0) : null;
+  return { ...rp, stages, predictedTokensPerSecond: total ? 1000 / total : rp.predictedTokensPerSecond };
 }
 
 /** Fixed cost of one stage step beyond its blocks: worker hand-off and message handling (measured ≈ 0.5 ms). */
@@ -64,13 +86,14 @@ export function placementProblem(
   phones: readonly PhoneInfo[],
   survey: SurveyResult,
   leaderId: string,
+  corrections: ReadonlyMap<string, number> = new Map(),
 ): PlacementProblem {
   const context = planContext(manifest);
   const typicalContext = Math.min(256, context);
   const crossing = crossingBytesPerToken(manifest, { contextLength: 1 });
   const devices = phones.map((p) => {
     const profile = survey.profiles.get(p.id)!;
-    const msPerBlock = blockTimes(manifest, profile, typicalContext);
+    const msPerBlock = blockTimes(manifest, profile, typicalContext, corrections.get(p.id) ?? 1);
     return { id: p.id, name: p.name, msPerGflop: 0, msPerBlock, fixedStepMs: STAGE_STEP_MS, memoryBudgetBytes: profile.memoryBudgetBytes };
   });
   const access = (id: string) =>
@@ -108,12 +131,14 @@ export async function planRoom(
   planner: Planner,
   solve: (problem: PlacementProblem) => Promise<PlacementResult>,
   planId: string,
+  corrections: ReadonlyMap<string, number> = new Map(),
 ): Promise<RoomPlan> {
   const context = Math.min(256, planContext(manifest));
   const predicted = (phoneId: string, first: number, last: number) => {
     const profile = survey?.profiles.get(phoneId);
     if (!profile) return null;
-    return blockTimes(manifest, profile, context).slice(first, last + 1).reduce((a, b) => a + b, 0) + STAGE_STEP_MS;
+    const factor = corrections.get(phoneId) ?? 1;
+    return blockTimes(manifest, profile, context, factor).slice(first, last + 1).reduce((a, b) => a + b, 0) + STAGE_STEP_MS;
   };
   if (planner === 'even' || !survey || !layerShapeOf(manifest.config)) {
     const plan = evenSplitByParams(manifest, phones.map((p) => p.id), planId);
@@ -128,7 +153,7 @@ export async function planRoom(
       solveMs: null,
     };
   }
-  const result = await solve(placementProblem(manifest, phones, survey, leaderId));
+  const result = await solve(placementProblem(manifest, phones, survey, leaderId, corrections));
   if (result.kind === 'infeasible') throw new Error(result.message);
   const plan: Plan = {
     id: planId,
