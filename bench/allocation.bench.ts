@@ -7,7 +7,7 @@
 import { randomProblem } from '../src/core/placement/test-instances';
 import type { PlacementProblem, PlacementResult } from '../src/core/placement/types';
 import { SimulatedRoom } from '../tools/room/simulator';
-import { type Benchmark, type Row, median, spread } from './harness';
+import { type Benchmark, median, type Row, spread } from './harness';
 import { type BenchModel, benchModel, modelKey } from './rooms';
 
 const MODEL: BenchModel = { preset: 'mini-30m', dtype: 'fp32' };
@@ -26,7 +26,12 @@ interface Run {
   plan: unknown;
 }
 
-async function measure(room: SimulatedRoom, planner: 'solved' | 'even', name: string, repeats: number): Promise<Run> {
+async function measure(
+  room: SimulatedRoom,
+  planner: 'solved' | 'even',
+  name: string,
+  repeats: number,
+): Promise<Run> {
   await room.loadModel(name, 600_000, planner);
   await room.generate({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 4 });
   const tokensPerSecond: number[] = [];
@@ -92,11 +97,27 @@ const benchmark: Benchmark = {
         const even = await measure(room, 'even', mount.name, ctx.repeats);
         const solved = await measure(room, 'solved', mount.name, ctx.repeats);
         const speedups = solved.tokensPerSecond.map((t, i) => t / even.tokensPerSecond[i]!);
-        rows.push({ label: `${setting.name}: even split, tokens/s`, value: spread(even.tokensPerSecond), unit: 'tok/s' });
-        rows.push({ label: `${setting.name}: solved plan, tokens/s`, value: spread(solved.tokensPerSecond), unit: 'tok/s' });
+        rows.push({
+          label: `${setting.name}: even split, tokens/s`,
+          value: spread(even.tokensPerSecond),
+          unit: 'tok/s',
+        });
+        rows.push({
+          label: `${setting.name}: solved plan, tokens/s`,
+          value: spread(solved.tokensPerSecond),
+          unit: 'tok/s',
+        });
         rows.push({ label: `${setting.name}: solved / even`, value: spread(speedups), unit: '×' });
-        rows.push({ label: `${setting.name}: stage time, |predicted − measured| / measured`, value: spread(solved.stageErrors.map(Math.abs)), unit: '' });
-        rows.push({ label: `${setting.name}: the same from the calibration kernel alone`, value: spread(solved.kernelErrors.map(Math.abs)), unit: '' });
+        rows.push({
+          label: `${setting.name}: stage time, |predicted − measured| / measured`,
+          value: spread(solved.stageErrors.map(Math.abs)),
+          unit: '',
+        });
+        rows.push({
+          label: `${setting.name}: the same from the calibration kernel alone`,
+          value: spread(solved.kernelErrors.map(Math.abs)),
+          unit: '',
+        });
         bars.push({ label: `${setting.name} · even`, value: median(even.tokensPerSecond) });
         bars.push({ label: `${setting.name} · solved`, value: median(solved.tokensPerSecond) });
         allErrors.push(...solved.stageErrors);
@@ -109,7 +130,9 @@ const benchmark: Benchmark = {
     const solveRoom = await SimulatedRoom.open({ devices: 1, models: [mount], log: ctx.log });
     try {
       const problems = [0, 1, 2, 3, 4].flatMap((seed) =>
-        (['latency', 'throughput'] as const).map((objective) => randomProblem(1000 + seed, { devices: 8, blocks: 48, objective })),
+        (['latency', 'throughput'] as const).map((objective) =>
+          randomProblem(1000 + seed, { devices: 8, blocks: 48, objective }),
+        ),
       );
       const solves = await browserSolveTimes(solveRoom, problems);
       const proven = solves.filter((x) => x.proven).length;
@@ -124,8 +147,14 @@ const benchmark: Benchmark = {
     }
     return {
       name: 'allocation',
-      headline: { metric: `solved plan / even split tokens/s (${modelKey(MODEL)}, slowdowns 1,2,4)`, value: headline, target: 1.4, better: 'higher' },
-      emulation: 'three phones = pages of one headless Chromium; phone i’s inference worker sleeps (k−1)× each run’s time after it (k = 1, 2, 4), which slows its stage and its calibration alike',
+      headline: {
+        metric: `solved plan / even split tokens/s (${modelKey(MODEL)}, slowdowns 1,2,4)`,
+        value: headline,
+        target: 1.4,
+        better: 'higher',
+      },
+      emulation:
+        'three phones = pages of one headless Chromium; phone i’s inference worker sleeps (k−1)× each run’s time after it (k = 1, 2, 4), which slows its stage and its calibration alike',
       rows,
       chart: { title: `Tokens/s, ${modelKey(MODEL)}: even split vs solved plan`, unit: 'tok/s', bars },
       detail: { ...detail, stageErrors: allErrors },

@@ -36,7 +36,11 @@ export interface BenchResult {
   readonly emulation: string;
   readonly rows: readonly Row[];
   /** Bars for the chart: label → value (one series per benchmark). */
-  readonly chart?: { readonly title: string; readonly unit: string; readonly bars: readonly { label: string; value: number }[] };
+  readonly chart?: {
+    readonly title: string;
+    readonly unit: string;
+    readonly bars: readonly { label: string; value: number }[];
+  };
   readonly detail: Record<string, unknown>;
 }
 
@@ -63,10 +67,16 @@ export function spread(values: readonly number[]): Spread {
 export const median = (values: readonly number[]) => spread(values).median;
 
 export function machine() {
-  return { cores: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
+  return {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  };
 }
 
-const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number) =>
+  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 
 export function formatValue(v: Spread | number): string {
   return typeof v === 'number' ? fmt(v) : `${fmt(v.median)} (${fmt(v.min)}–${fmt(v.max)})`;
@@ -84,11 +94,16 @@ export function markdownTable(results: readonly BenchResult[]): string {
   const lines = ['| benchmark | figure | value: median (min–max) | unit |', '| --- | --- | --- | --- |'];
   for (const r of results) {
     const h = r.headline;
-    lines.push(`| **${r.name}** | **${h.metric}** (goal ${h.better === 'higher' ? '≥' : '≤'} ${h.target}) | **${fmt(h.value)}** | |`);
+    lines.push(
+      `| **${r.name}** | **${h.metric}** (goal ${h.better === 'higher' ? '≥' : '≤'} ${h.target}) | **${fmt(h.value)}** | |`,
+    );
     for (const row of r.rows) lines.push(`| | ${row.label} | ${formatValue(row.value)} | ${row.unit} |`);
   }
   const m = machine();
-  lines.push('', `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGB} GB. Emulation: ${[...new Set(results.map((r) => r.emulation))].join(' / ')}`);
+  lines.push(
+    '',
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGB} GB. Emulation: ${[...new Set(results.map((r) => r.emulation))].join(' / ')}`,
+  );
   return lines.join('\n');
 }
 
@@ -102,14 +117,16 @@ export function svgChart(results: readonly BenchResult[]): string {
   const parts: string[] = [];
   for (const r of panels) {
     const c = r.chart!;
-    parts.push(`<text x="10" y="${y + 14}" font-weight="bold">${escape(c.title)}</text>`);
+    parts.push(`<text x="10" y="${y + 14}" font-weight="bold">${escapeXml(c.title)}</text>`);
     y += 24;
     const max = Math.max(...c.bars.map((b) => b.value), 1e-9);
     for (const b of c.bars) {
       const w = Math.max(1, ((width - labelW - 80) * b.value) / max);
-      parts.push(`<text x="10" y="${y + 15}">${escape(b.label)}</text>`);
-      parts.push(`<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${barH - 6}" fill="#5566aa"/>`);
-      parts.push(`<text x="${labelW + w + 6}" y="${y + 15}">${fmt(b.value)} ${escape(c.unit)}</text>`);
+      parts.push(`<text x="10" y="${y + 15}">${escapeXml(b.label)}</text>`);
+      parts.push(
+        `<rect x="${labelW}" y="${y + 3}" width="${w.toFixed(1)}" height="${barH - 6}" fill="#5566aa"/>`,
+      );
+      parts.push(`<text x="${labelW + w + 6}" y="${y + 15}">${fmt(b.value)} ${escapeXml(c.unit)}</text>`);
       y += barH;
     }
     y += 12;
@@ -121,6 +138,6 @@ ${parts.join('\n')}
 `;
 }
 
-function escape(s: string): string {
+function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

@@ -4,7 +4,7 @@
  */
 import type { Request } from 'playwright-core';
 import { SimulatedRoom } from '../tools/room/simulator';
-import { type Benchmark, type Row, median, spread } from './harness';
+import { type Benchmark, median, type Row, spread } from './harness';
 import { type BenchModel, benchModel, modelKey } from './rooms';
 
 const MODEL: BenchModel = { preset: 'mini-30m', dtype: 'fp32' };
@@ -48,13 +48,22 @@ const benchmark: Benchmark = {
       { label: `${modelKey(MODEL)}, ${DEVICES} phones: cold time to ready`, value: spread(cold), unit: 'ms' },
       { label: `${modelKey(MODEL)}, ${DEVICES} phones: warm time to ready`, value: spread(warm), unit: 'ms' },
       { label: 'warm / cold time to ready', value: spread(warm.map((w, i) => w / cold[i]!)), unit: '×' },
-      { label: 'block bytes moved, cold join (all phones)', value: spread(coldBytes.map((b) => b / 1e6)), unit: 'MB' },
+      {
+        label: 'block bytes moved, cold join (all phones)',
+        value: spread(coldBytes.map((b) => b / 1e6)),
+        unit: 'MB',
+      },
       { label: 'block bytes moved, warm join (all phones)', value: spread(warmBytes), unit: 'bytes' },
       { label: 'block HTTP requests, warm join', value: spread(warmRequests), unit: '' },
     ];
     return {
       name: 'join',
-      headline: { metric: 'block bytes moved on a warm join', value: median(warmBytes), target: 0, better: 'lower' },
+      headline: {
+        metric: 'block bytes moved on a warm join',
+        value: median(warmBytes),
+        target: 0,
+        better: 'lower',
+      },
       emulation: `${DEVICES} phones = browser contexts of one headless Chromium; a warm join closes their pages and opens new ones in the same contexts (IndexedDB kept); even split`,
       rows,
       chart: {

@@ -2,7 +2,7 @@
  * limit: measured single-stream tokens/s over the limit 1 / (Σ measured stage step times + hops × RTT),
  * so we know how much is lost outside the stages (encoding, worker hand-offs, scheduling).
  */
-import { type Benchmark, type Row, median, spread } from './harness';
+import { type Benchmark, median, type Row, spread } from './harness';
 import { type BenchModel, measureRoom, modelKey } from './rooms';
 
 const MODELS: BenchModel[] = [{ preset: 'smol-135m', dtype: 'fp32' }];
@@ -22,7 +22,11 @@ const benchmark: Benchmark = {
           const limitMs = s.stageMs.reduce((a, b) => a + b, 0) + n * rtt;
           return limitMs / s.wallMs; // (measured tokens/s) / (limit tokens/s) for this token
         });
-        rows.push({ label: `${modelKey(m)}, ${n} phones: measured / limit`, value: spread(fractions), unit: '' });
+        rows.push({
+          label: `${modelKey(m)}, ${n} phones: measured / limit`,
+          value: spread(fractions),
+          unit: '',
+        });
         rows.push({ label: `${modelKey(m)}, ${n} phones: link RTT`, value: spread(r.rttMs), unit: 'ms' });
         detail[`${modelKey(m)}@${n}`] = { rttMs: r.rttMs, fractions };
         if (n === 3) headline = median(fractions);
@@ -30,7 +34,12 @@ const benchmark: Benchmark = {
     }
     return {
       name: 'limit',
-      headline: { metric: 'measured / limit tokens/s, 3 phones', value: headline, target: 0.9, better: 'higher' },
+      headline: {
+        metric: 'measured / limit tokens/s, 3 phones',
+        value: headline,
+        target: 0.9,
+        better: 'higher',
+      },
       emulation: 'as pipeline',
       rows,
       detail,

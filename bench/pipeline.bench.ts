@@ -2,7 +2,7 @@
  * pipeline: per-token time of 1, 2 and 3 phones, side by side with one device running the whole model
  * in the same kind of page (a 1-phone room), at each model size, single stream; and the cost per hop.
  */
-import { type Benchmark, type Row, median, spread } from './harness';
+import { type Benchmark, median, type Row, spread } from './harness';
 import { type BenchModel, measureRoom, modelKey } from './rooms';
 
 // fp32, not q4: onnxruntime-web 1.30's WASM MatMulNBits is 5–8× slower than a plain MatMul (measured
@@ -38,7 +38,11 @@ const benchmark: Benchmark = {
         const ratios = r.tokenMs.map((t) => t / median(one.tokenMs));
         // N phones with the leader as stage 1: N network hops per token (N−1 between stages, 1 back).
         const hops = outsideStagesMs(r.steps).map((o) => (o - baseOutside) / n);
-        rows.push({ label: `${modelKey(m)}: ${n} phones / 1 device, per-token time`, value: spread(ratios), unit: '×' });
+        rows.push({
+          label: `${modelKey(m)}: ${n} phones / 1 device, per-token time`,
+          value: spread(ratios),
+          unit: '×',
+        });
         rows.push({ label: `${modelKey(m)}: ${n} phones, cost per hop`, value: spread(hops), unit: 'ms' });
         bars.push({ label: `${modelKey(m)} · ${n} phones`, value: median(r.tokenMs) });
         perModel[n] = r;
@@ -47,13 +51,22 @@ const benchmark: Benchmark = {
       detail[modelKey(m)] = perModel;
     }
     if (Number.isNaN(hop135)) {
-      const last = detail[modelKey(models.at(-1)!)] as Record<number, { steps: { wallMs: number; stageMs: number[] }[] }>;
+      const last = detail[modelKey(models.at(-1)!)] as Record<
+        number,
+        { steps: { wallMs: number; stageMs: number[] }[] }
+      >;
       hop135 = median(outsideStagesMs(last[3]!.steps)) / 3;
     }
     return {
       name: 'pipeline',
-      headline: { metric: 'median cost per hop, 135M hidden state, 3 phones (ms)', value: hop135, target: 1, better: 'lower' },
-      emulation: 'phones = pages of one headless Chromium (one browser context each, inference in a Web Worker on 1 thread), sharing this machine’s cores; WebRTC over a private network namespace',
+      headline: {
+        metric: 'median cost per hop, 135M hidden state, 3 phones (ms)',
+        value: hop135,
+        target: 1,
+        better: 'lower',
+      },
+      emulation:
+        'phones = pages of one headless Chromium (one browser context each, inference in a Web Worker on 1 thread), sharing this machine’s cores; WebRTC over a private network namespace',
       rows,
       chart: { title: 'Per-token time (median ms, single stream)', unit: 'ms', bars },
       detail,

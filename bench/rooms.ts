@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { REPO, prepareModel } from '../tools/room/prepare-models';
+import { prepareModel, REPO } from '../tools/room/prepare-models';
 import { SimulatedRoom } from '../tools/room/simulator';
 
 export interface BenchModel {
@@ -22,10 +22,14 @@ export async function benchModel(m: BenchModel, log: (l: string) => void) {
   const file = path.join(dir, 'onnx', m.dtype === 'fp32' ? 'model.onnx' : 'model_q4.onnx');
   if (!existsSync(file)) {
     log(`generating ${m.preset} (${m.dtype})…`);
-    execFileSync('npx', ['tsx', 'tools/gen-model/main.ts', '--preset', m.preset, '--dtype', m.dtype, '--out', dir], {
-      cwd: REPO,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      'npx',
+      ['tsx', 'tools/gen-model/main.ts', '--preset', m.preset, '--dtype', m.dtype, '--out', dir],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
   }
   return prepareModel(dir, log, m.dtype === 'fp32' ? undefined : m.dtype);
 }
@@ -44,7 +48,11 @@ export interface RoomMeasurement {
 
 const cache = new Map<string, Promise<RoomMeasurement>>();
 
-export function measureRoom(m: BenchModel, devices: number, opts: { repeats: number; tokens: number; log: (l: string) => void }) {
+export function measureRoom(
+  m: BenchModel,
+  devices: number,
+  opts: { repeats: number; tokens: number; log: (l: string) => void },
+) {
   const key = `${modelKey(m)}@${devices}`;
   let p = cache.get(key);
   if (!p) {
@@ -54,7 +62,11 @@ export function measureRoom(m: BenchModel, devices: number, opts: { repeats: num
   return p;
 }
 
-async function runRoom(m: BenchModel, devices: number, opts: { repeats: number; tokens: number; log: (l: string) => void }): Promise<RoomMeasurement> {
+async function runRoom(
+  m: BenchModel,
+  devices: number,
+  opts: { repeats: number; tokens: number; log: (l: string) => void },
+): Promise<RoomMeasurement> {
   const mount = await benchModel(m, opts.log);
   const room = await SimulatedRoom.open({ devices, models: [mount], log: opts.log });
   try {
@@ -69,13 +81,17 @@ async function runRoom(m: BenchModel, devices: number, opts: { repeats: number; 
     for (let r = 0; r < opts.repeats; r++) {
       const res = await room.generate({ promptIds, maxNewTokens: opts.tokens }, 600_000);
       plan = res.plan;
-      const decode = res.stepMs.slice(1).map((wallMs, i) => ({ wallMs, stageMs: res.stageTimesMs[i + 1] ?? [] }));
+      const decode = res.stepMs
+        .slice(1)
+        .map((wallMs, i) => ({ wallMs, stageMs: res.stageTimesMs[i + 1] ?? [] }));
       steps.push(...decode);
       const sorted = decode.map((d) => d.wallMs).sort((a, b) => a - b);
       tokenMs.push(sorted[sorted.length >> 1] ?? Number.NaN);
     }
     const rttMs = devices > 1 ? await room.rtts(30) : [];
-    opts.log(`${modelKey(m)} on ${devices} phone(s): ${tokenMs.map((t) => t.toFixed(1)).join(', ')} ms/token`);
+    opts.log(
+      `${modelKey(m)} on ${devices} phone(s): ${tokenMs.map((t) => t.toFixed(1)).join(', ')} ms/token`,
+    );
     return { model: modelKey(m), devices, tokenMs, steps, rttMs, readyMs, plan };
   } finally {
     await room.close();

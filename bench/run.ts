@@ -4,15 +4,27 @@
  * the table. Runs itself inside ../shared/tools/netns-run where WebRTC needs it (as the e2e suite does).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BenchResult, type Benchmark, RESULTS_DIR, markdownTable, svgChart, writeResult } from './harness';
+import {
+  type Benchmark,
+  type BenchResult,
+  markdownTable,
+  RESULTS_DIR,
+  svgChart,
+  writeResult,
+} from './harness';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
 
-if (!process.env.CHORUS_IN_NETNS && process.platform === 'linux' && existsSync(NETNS) && process.getuid?.() === 0) {
+if (
+  !process.env.CHORUS_IN_NETNS &&
+  process.platform === 'linux' &&
+  existsSync(NETNS) &&
+  process.getuid?.() === 0
+) {
   const r = spawnSync(NETNS, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: 'inherit',
     env: { ...process.env, CHORUS_IN_NETNS: '1' },
@@ -21,25 +33,40 @@ if (!process.env.CHORUS_IN_NETNS && process.platform === 'linux' && existsSync(N
 }
 
 async function loadBenchmarks(): Promise<Benchmark[]> {
-  const files = readdirSync(import.meta.dirname).filter((f) => f.endsWith('.bench.ts')).sort();
-  const mods = await Promise.all(files.map((f) => import(path.join(import.meta.dirname, f)) as Promise<{ default: Benchmark }>));
+  const files = readdirSync(import.meta.dirname)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .sort();
+  const mods = await Promise.all(
+    files.map((f) => import(path.join(import.meta.dirname, f)) as Promise<{ default: Benchmark }>),
+  );
   return mods.map((m) => m.default);
 }
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { quick: { type: 'boolean' }, repeats: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      quick: { type: 'boolean' },
+      repeats: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const all = await loadBenchmarks();
   if (values.help) {
-    process.stdout.write(`Usage: npm run bench [-- <name> ...] [--quick] [--repeats N]\n\n${all.map((b) => `  ${b.name.padEnd(12)} ${b.description}`).join('\n')}\n`);
+    process.stdout.write(
+      `Usage: npm run bench [-- <name> ...] [--quick] [--repeats N]\n\n${all.map((b) => `  ${b.name.padEnd(12)} ${b.description}`).join('\n')}\n`,
+    );
     return 0;
   }
   const unknown = positionals.filter((p) => !all.some((b) => b.name === p));
-  if (unknown.length) throw new Error(`no benchmark named ${unknown.join(', ')} (have: ${all.map((b) => b.name).join(', ')})`);
+  if (unknown.length)
+    throw new Error(`no benchmark named ${unknown.join(', ')} (have: ${all.map((b) => b.name).join(', ')})`);
   const chosen = positionals.length ? all.filter((b) => positionals.includes(b.name)) : all;
-  const ctx = { repeats: Number(values.repeats ?? 3), quick: !!values.quick, log: (l: string) => process.stderr.write(`${l}\n`) };
+  const ctx = {
+    repeats: Number(values.repeats ?? 3),
+    quick: !!values.quick,
+    log: (l: string) => process.stderr.write(`${l}\n`),
+  };
   const t0 = performance.now();
   const results: BenchResult[] = [];
   for (const b of chosen) {

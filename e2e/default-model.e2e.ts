@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MODEL, REPO, prepareModel } from '../tools/room/prepare-models';
+import { DEFAULT_MODEL, prepareModel, REPO } from '../tools/room/prepare-models';
 import { SimulatedRoom } from '../tools/room/simulator';
 
 interface Reference {
@@ -50,11 +50,31 @@ describe('chorus-kjv, the embedded default model', () => {
   it('npm run room without --model prints the default model’s text', () => {
     const out = execFileSync(
       process.execPath,
-      [path.join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'tools/room/main.ts', '--devices', '2', '--planner', 'even',
-        '--prompt', 'And the LORD said unto Moses,', '--max-new-tokens', '12', '--json'],
-      { cwd: REPO, encoding: 'utf8', env: { ...process.env, CHORUS_IN_NETNS: '1' }, stdio: ['ignore', 'pipe', 'ignore'] },
+      [
+        path.join(REPO, 'node_modules/tsx/dist/cli.mjs'),
+        'tools/room/main.ts',
+        '--devices',
+        '2',
+        '--planner',
+        'even',
+        '--prompt',
+        'And the LORD said unto Moses,',
+        '--max-new-tokens',
+        '12',
+        '--json',
+      ],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        env: { ...process.env, CHORUS_IN_NETNS: '1' },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
     );
-    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { model: string; generatedIds: number[]; text: string };
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
+      model: string;
+      generatedIds: number[];
+      text: string;
+    };
     expect(r.model).toBe('chorus-kjv');
     expect(r.generatedIds).toEqual(reference.prompts[1]!.generated_ids.slice(0, 12));
     expect(r.text.length).toBeGreaterThan(10);

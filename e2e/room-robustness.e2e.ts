@@ -81,7 +81,9 @@ describe('a room of 3 phones', () => {
     await room.leader.evaluate(() => {
       type Sender = { sendRaw(b: Uint8Array): void; send(m: unknown): void };
       const app = document.querySelector('chorus-app') as unknown as {
-        room: { leader: { deviceLinks: Map<string, Sender>; roomPlan: { plan: { stages: { phoneId: string }[] } } } };
+        room: {
+          leader: { deviceLinks: Map<string, Sender>; roomPlan: { plan: { stages: { phoneId: string }[] } } };
+        };
       };
       const leader = app.room.leader;
       const link = leader.deviceLinks.get(leader.roomPlan.plan.stages[2]!.phoneId)!;

@@ -70,7 +70,9 @@ describe('a returning room starts from its cache', () => {
         const r = store.get(key);
         r.onsuccess = () => resolve(r.result);
       });
-      const bytes = new Uint8Array(value instanceof ArrayBuffer ? value : (value as Uint8Array).buffer).slice();
+      const bytes = new Uint8Array(
+        value instanceof ArrayBuffer ? value : (value as Uint8Array).buffer,
+      ).slice();
       const mid = bytes.length >> 1;
       bytes[mid] = bytes[mid]! ^ 0xff;
       store.put(bytes, key);
@@ -100,8 +102,28 @@ describe('a model from the leader’s own disk', () => {
   beforeAll(() => {
     execFileSync(
       process.execPath,
-      [path.join(REPO, 'node_modules/tsx/dist/cli.mjs'), 'tools/gen-model/main.ts', '--preset', 'tiny', '--hidden', '256',
-        '--layers', '6', '--heads', '4', '--kv-heads', '2', '--intermediate', '688', '--vocab', '8000', '--dtype', 'fp32', '--out', dir],
+      [
+        path.join(REPO, 'node_modules/tsx/dist/cli.mjs'),
+        'tools/gen-model/main.ts',
+        '--preset',
+        'tiny',
+        '--hidden',
+        '256',
+        '--layers',
+        '6',
+        '--heads',
+        '4',
+        '--kv-heads',
+        '2',
+        '--intermediate',
+        '688',
+        '--vocab',
+        '8000',
+        '--dtype',
+        'fp32',
+        '--out',
+        dir,
+      ],
       { cwd: REPO, stdio: 'ignore' },
     );
   });
@@ -111,7 +133,8 @@ describe('a model from the leader’s own disk', () => {
     for (const devices of [1, 2]) {
       const room = await SimulatedRoom.open({ devices, models: [], log });
       const served: string[] = [];
-      for (const c of room.contexts) c.on('request', (r) => r.url().includes('/models/') && served.push(r.url()));
+      for (const c of room.contexts)
+        c.on('request', (r) => r.url().includes('/models/') && served.push(r.url()));
       try {
         await room.loadLocalModel(dir);
         const stats = await room.loadStats();
@@ -130,7 +153,9 @@ describe('a model from the hub', () => {
   let hub: HubMimic;
   let room: SimulatedRoom;
   beforeAll(async () => {
-    hub = await startHubMimic({ models: [{ id: 'onnx-community/stories260k', dir: path.join(SHARED_MODELS, 'stories260k') }] });
+    hub = await startHubMimic({
+      models: [{ id: 'onnx-community/stories260k', dir: path.join(SHARED_MODELS, 'stories260k') }],
+    });
     room = await SimulatedRoom.open({ devices: 2, models: [], log });
   });
   afterAll(async () => {
@@ -145,6 +170,8 @@ describe('a model from the hub', () => {
   });
 
   it('a wrong model id says so clearly', async () => {
-    await expect(room.loadHubModel(hub.url, 'onnx-community/no-such-model', 'fp32')).rejects.toThrow(/no model onnx-community\/no-such-model/);
+    await expect(room.loadHubModel(hub.url, 'onnx-community/no-such-model', 'fp32')).rejects.toThrow(
+      /no model onnx-community\/no-such-model/,
+    );
   });
 });

@@ -11,12 +11,12 @@ import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import { assignments } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
+import { measuredStageMs } from '../core/room/stage-times';
 import { PeerBlockServer } from './delivery/peer-blocks';
 import { loopbackPair } from './loopback-link';
 import { type ModelChoice, type OpenedModel, openModel } from './model-source';
 import { type GenerationOutput, PipelineDriver } from './pipeline-driver';
 import { RoomNode, type RoomNodeOptions } from './room-node';
-import { measuredStageMs } from '../core/room/stage-times';
 import { correctedPlan, type Planner, planRoom, type RoomPlan } from './room-planner';
 import { RoomSurvey } from './room-survey';
 
@@ -129,7 +129,14 @@ export class Leader extends RoomNode {
   private fromDevice(id: string, m: Message): boolean {
     switch (m.kind) {
       case 'state':
-        this.update({ kind: 'state', id, state: m.state, loaded: m.loaded, total: m.total, detail: m.detail });
+        this.update({
+          kind: 'state',
+          id,
+          state: m.state,
+          loaded: m.loaded,
+          total: m.total,
+          detail: m.detail,
+        });
         return true;
       case 'profile':
         this.survey.received(id, m.profile);
@@ -159,7 +166,11 @@ export class Leader extends RoomNode {
     if (shape && this.planner === 'solved') {
       this.setStatus('measuring the phones and their links…');
       const remote = phones.map((p) => p.id).filter((id) => id !== SELF);
-      surveyed = await this.survey.survey(phones.map((p) => p.id), remote, shape);
+      surveyed = await this.survey.survey(
+        phones.map((p) => p.id),
+        remote,
+        shape,
+      );
     }
     this.setStatus('planning…');
     const roomPlan = await planRoom(
@@ -179,7 +190,13 @@ export class Leader extends RoomNode {
       const s = plan.stages.find((st) => st.phoneId === p.id);
       this.update({ kind: 'assigned', id: p.id, blocks: s ? [s.firstBlock, s.lastBlock] : undefined });
       const out = roomPlan.leftOut.find((l) => l.phoneId === p.id);
-      if (out) this.update({ kind: 'state', id: p.id, state: 'idle', detail: `left out of this plan: ${out.reason}` });
+      if (out)
+        this.update({
+          kind: 'state',
+          id: p.id,
+          state: 'idle',
+          detail: `left out of this plan: ${out.reason}`,
+        });
     }
     this.setStatus(`loading blocks (${roomPlan.planner})…`);
     for (const [k, a] of assignments(manifest, plan, model.base).entries()) {

@@ -65,7 +65,8 @@ export interface MemoryBudget {
 export function memoryBudget(userCapMB: number | null): MemoryBudget {
   if (userCapMB && userCapMB > 0) return { bytes: userCapMB * 2 ** 20, source: `user cap ${userCapMB} MB` };
   const gb = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
-  if (gb) return { bytes: Math.round(gb * 2 ** 30 * 0.4), source: `40% of navigator.deviceMemory (${gb} GB)` };
+  if (gb)
+    return { bytes: Math.round(gb * 2 ** 30 * 0.4), source: `40% of navigator.deviceMemory (${gb} GB)` };
   return { bytes: 2 ** 30, source: 'default 1 GB (the browser reports no memory size)' };
 }
 
@@ -94,7 +95,10 @@ export async function measureDevice(
     const many = opts.newBackend();
     try {
       await load(many, layerKernelModel(shape), 'x', 'y', cores);
-      multi = { prefillMsAllThreads: await timeRuns(many, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2), allThreads: cores };
+      multi = {
+        prefillMsAllThreads: await timeRuns(many, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2),
+        allThreads: cores,
+      };
     } finally {
       await many.dispose();
     }

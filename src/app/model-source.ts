@@ -42,7 +42,13 @@ export async function openModel(choice: ModelChoice, onStatus: (line: string) =>
     case 'served': {
       const base = new URL(choice.url, globalThis.location?.href).href;
       const manifest = await fetchManifest(base);
-      return { manifest, base, files: null, tokenizer: await servedTokenizer(base, manifest), description: choice.name };
+      return {
+        manifest,
+        base,
+        files: null,
+        tokenizer: await servedTokenizer(base, manifest),
+        description: choice.name,
+      };
     }
     case 'hub': {
       const m = await loadHubModel(choice.base, choice.id, choice.dtype, fetch, { onStatus });

@@ -92,10 +92,17 @@ export class PipelineDriver {
         (rid, step, tensors) =>
           new Promise((resolve, reject) => {
             this.pending.set(`${rid}:${step}`, {
-              resolve: (m) => resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
+              resolve: (m) =>
+                resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
               reject,
             });
-            const sent = this.send(firstPhone, { kind: 'activations', requestId: rid, step, tensors, stageTimesMs: [] });
+            const sent = this.send(firstPhone, {
+              kind: 'activations',
+              requestId: rid,
+              step,
+              tensors,
+              stageTimesMs: [],
+            });
             if (!sent) this.failed('the first stage’s phone has left', rid);
           }),
       );
@@ -105,7 +112,10 @@ export class PipelineDriver {
         ...result,
         promptIds,
         text: this.decode(result.generatedIds),
-        tokensPerSecond: decodeMs > 0 ? (result.stepMs.length - 1) / (decodeMs / 1000) : result.generatedIds.length / seconds,
+        tokensPerSecond:
+          decodeMs > 0
+            ? (result.stepMs.length - 1) / (decodeMs / 1000)
+            : result.generatedIds.length / seconds,
       };
     } finally {
       for (const s of this.plan.stages) this.send(s.phoneId, { kind: 'release', requestId });

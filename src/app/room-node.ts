@@ -150,7 +150,12 @@ export abstract class RoomNode {
       });
       const sentAt = performance.now();
       if (bytes > 0) {
-        link.send({ kind: 'probe', nonce, sentAt, data: { dtype: 'uint8', dims: [bytes], data: new Uint8Array(bytes) } });
+        link.send({
+          kind: 'probe',
+          nonce,
+          sentAt,
+          data: { dtype: 'uint8', dims: [bytes], data: new Uint8Array(bytes) },
+        });
       } else link.send({ kind: 'ping', nonce, sentAt });
     });
   }

@@ -56,7 +56,12 @@ export function calibrationOf(p: DeviceProfile): Calibration {
  * Predicted ms per block on a measured phone, at a typical decode context. `correction` (measured ÷
  * kernel-predicted stage time, from a stage this phone ran) folds real step times into the prediction.
  */
-export function blockTimes(manifest: Manifest, profile: DeviceProfile, context: number, correction = 1): number[] {
+export function blockTimes(
+  manifest: Manifest,
+  profile: DeviceProfile,
+  context: number,
+  correction = 1,
+): number[] {
   const rates = ratesOf(calibrationOf(profile));
   return manifest.blocks.map((b) => predictBlockMs(b, rates, context) * correction);
 }
@@ -65,7 +70,11 @@ export function blockTimes(manifest: Manifest, profile: DeviceProfile, context: 
  * After a run: each stage's measured time against its kernel prediction gives that phone a correction
  * factor; the plan's predictions are restated with it (and later plans use it). Returns the new plan.
  */
-export function correctedPlan(rp: RoomPlan, measuredMs: readonly number[], corrections: Map<string, number>): RoomPlan {
+export function correctedPlan(
+  rp: RoomPlan,
+  measuredMs: readonly number[],
+  corrections: Map<string, number>,
+): RoomPlan {
   const stages = rp.stages.map((s, k) => {
     const kernel = s.kernelPredictedMs ?? s.predictedMs;
     const measured = measuredMs[k];
@@ -74,7 +83,9 @@ export function correctedPlan(rp: RoomPlan, measuredMs: readonly number[], corre
     corrections.set(s.phoneId, factor);
     return { ...s, kernelPredictedMs: kernel, predictedMs: kernel * factor };
   });
-  const total = stages.every((s) => s.predictedMs !== null) ? stages.reduce((a, s) => a + s.predictedMs!, 0) : null;
+  const total = stages.every((s) => s.predictedMs !== null)
+    ? stages.reduce((a, s) => a + s.predictedMs!, 0)
+    : null;
   return { ...rp, stages, predictedTokensPerSecond: total ? 1000 / total : rp.predictedTokensPerSecond };
 }
 
@@ -94,10 +105,19 @@ export function placementProblem(
   const devices = phones.map((p) => {
     const profile = survey.profiles.get(p.id)!;
     const msPerBlock = blockTimes(manifest, profile, typicalContext, corrections.get(p.id) ?? 1);
-    return { id: p.id, name: p.name, msPerGflop: 0, msPerBlock, fixedStepMs: STAGE_STEP_MS, memoryBudgetBytes: profile.memoryBudgetBytes };
+    return {
+      id: p.id,
+      name: p.name,
+      msPerGflop: 0,
+      msPerBlock,
+      fixedStepMs: STAGE_STEP_MS,
+      memoryBudgetBytes: profile.memoryBudgetBytes,
+    };
   });
   const access = (id: string) =>
-    id === leaderId ? { rttMs: 0, bytesPerMs: Number.POSITIVE_INFINITY } : (survey.links.get(id) ?? { rttMs: 1, bytesPerMs: 10_000 });
+    id === leaderId
+      ? { rttMs: 0, bytesPerMs: Number.POSITIVE_INFINITY }
+      : (survey.links.get(id) ?? { rttMs: 1, bytesPerMs: 10_000 });
   // On one Wi-Fi every phone-to-phone packet crosses the access point: a link is as slow as the slower
   // of its two phones' links to it.
   const links: LinkProfile[] = [];
@@ -106,7 +126,12 @@ export function placementProblem(
       if (a.id === b.id) continue;
       const x = access(a.id);
       const y = access(b.id);
-      links.push({ from: a.id, to: b.id, latencyMs: Math.max(x.rttMs, y.rttMs) / 2, bytesPerMs: Math.min(x.bytesPerMs, y.bytesPerMs) });
+      links.push({
+        from: a.id,
+        to: b.id,
+        latencyMs: Math.max(x.rttMs, y.rttMs) / 2,
+        bytesPerMs: Math.min(x.bytesPerMs, y.bytesPerMs),
+      });
     }
   }
   return {
@@ -138,12 +163,25 @@ export async function planRoom(
     const profile = survey?.profiles.get(phoneId);
     if (!profile) return null;
     const factor = corrections.get(phoneId) ?? 1;
-    return blockTimes(manifest, profile, context, factor).slice(first, last + 1).reduce((a, b) => a + b, 0) + STAGE_STEP_MS;
+    return (
+      blockTimes(manifest, profile, context, factor)
+        .slice(first, last + 1)
+        .reduce((a, b) => a + b, 0) + STAGE_STEP_MS
+    );
   };
   if (planner === 'even' || !survey || !layerShapeOf(manifest.config)) {
-    const plan = evenSplitByParams(manifest, phones.map((p) => p.id), planId);
-    const stages = plan.stages.map((s) => ({ ...s, predictedMs: predicted(s.phoneId, s.firstBlock, s.lastBlock) }));
-    const total = stages.every((s) => s.predictedMs !== null) ? stages.reduce((a, s) => a + s.predictedMs!, 0) : null;
+    const plan = evenSplitByParams(
+      manifest,
+      phones.map((p) => p.id),
+      planId,
+    );
+    const stages = plan.stages.map((s) => ({
+      ...s,
+      predictedMs: predicted(s.phoneId, s.firstBlock, s.lastBlock),
+    }));
+    const total = stages.every((s) => s.predictedMs !== null)
+      ? stages.reduce((a, s) => a + s.predictedMs!, 0)
+      : null;
     return {
       plan,
       stages,
@@ -157,11 +195,20 @@ export async function planRoom(
   if (result.kind === 'infeasible') throw new Error(result.message);
   const plan: Plan = {
     id: planId,
-    stages: result.stages.map((s) => ({ phoneId: s.deviceId, firstBlock: s.firstBlock, lastBlock: s.lastBlock })),
+    stages: result.stages.map((s) => ({
+      phoneId: s.deviceId,
+      firstBlock: s.firstBlock,
+      lastBlock: s.lastBlock,
+    })),
   };
   return {
     plan,
-    stages: result.stages.map((s) => ({ phoneId: s.deviceId, firstBlock: s.firstBlock, lastBlock: s.lastBlock, predictedMs: s.computeMs })),
+    stages: result.stages.map((s) => ({
+      phoneId: s.deviceId,
+      firstBlock: s.firstBlock,
+      lastBlock: s.lastBlock,
+      predictedMs: s.computeMs,
+    })),
     planner: `${result.engine === 'milp' ? 'HiGHS MILP' : 'exact DP'}${result.proven ? ', optimal' : ', time limit'} in ${result.solveMs.toFixed(0)} ms`,
     predictedTokensPerSecond: result.predictedTokensPerSecond,
     leftOut: result.leftOut.map((l) => ({ phoneId: l.deviceId, reason: l.detail })),

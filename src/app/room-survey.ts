@@ -46,7 +46,12 @@ export class RoomSurvey {
   }
 
   /** Profiles for these phones at this shape: measured once per phone and shape, then reused. */
-  async survey(phoneIds: readonly string[], remote: readonly string[], shape: LayerShapeSpec, timeoutMs = 120_000): Promise<SurveyResult> {
+  async survey(
+    phoneIds: readonly string[],
+    remote: readonly string[],
+    shape: LayerShapeSpec,
+    timeoutMs = 120_000,
+  ): Promise<SurveyResult> {
     const key = shapeKey(shape);
     const profiles = new Map<string, DeviceProfile>();
     // One phone at a time: real phones would not disturb each other, but emulated ones share this
@@ -58,7 +63,10 @@ export class RoomSurvey {
         continue;
       }
       const answer = new Promise<DeviceProfile>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`phone ${id} did not report its measurements`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`phone ${id} did not report its measurements`)),
+          timeoutMs,
+        );
         this.waiting.set(id, (p) => {
           clearTimeout(timer);
           resolve(p);

@@ -4,6 +4,8 @@
  * and sends its outputs on — to the next stage, or (last stage) only the logits row to the leader.
  * A failed step is reported to the leader; it never takes the device down.
  */
+
+import type { BlockStore } from '../core/block-store';
 import { mergeStage } from '../core/graph/merge-stage';
 import type { Link, StageBackend } from '../core/ports';
 import type {
@@ -15,7 +17,6 @@ import type {
   StageAssignment,
 } from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
-import type { BlockStore } from '../core/block-store';
 import { fetchManifest, fetchStageFiles } from './block-fetch';
 import { PeerBlockClient } from './delivery/peer-blocks';
 import { formatProgress } from './delivery/progress';
@@ -94,7 +95,9 @@ export class StageHost {
       const profile = await this.deps.measure(shape);
       this.deps.leader.send({ kind: 'profile', profile });
       const ms = profile.decodeMs.toFixed(1);
-      this.report(before === 'joining' ? 'idle' : before, { detail: `kernel ${ms} ms/token on ${profile.backend}` });
+      this.report(before === 'joining' ? 'idle' : before, {
+        detail: `kernel ${ms} ms/token on ${profile.backend}`,
+      });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`measuring failed: ${message}`);
@@ -115,7 +118,9 @@ export class StageHost {
     this.next = null;
     try {
       const t0 = performance.now();
-      this.client = a.modelBase.startsWith(LEADER_BASE) ? new PeerBlockClient(this.deps.leader, { listen: false }) : null;
+      this.client = a.modelBase.startsWith(LEADER_BASE)
+        ? new PeerBlockClient(this.deps.leader, { listen: false })
+        : null;
       const manifest = this.client ? await this.client.fetchManifest() : await fetchManifest(a.modelBase);
       const files = await fetchStageFiles(
         a.modelBase,
@@ -151,9 +156,17 @@ export class StageHost {
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
       const ms = performance.now() - t0;
-      this.lastLoad = { bytesFromNetwork: files.bytesFromNetwork, bytesFromCache: files.bytesFromCache, corrupt: files.corrupt, ms };
+      this.lastLoad = {
+        bytesFromNetwork: files.bytesFromNetwork,
+        bytesFromCache: files.bytesFromCache,
+        corrupt: files.corrupt,
+        ms,
+      };
       const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-      const moved = files.bytesFromCache > 0 ? `${mb(files.bytesFromNetwork)} downloaded, ${mb(files.bytesFromCache)} from cache` : `${mb(files.bytesFromNetwork)} downloaded`;
+      const moved =
+        files.bytesFromCache > 0
+          ? `${mb(files.bytesFromNetwork)} downloaded, ${mb(files.bytesFromCache)} from cache`
+          : `${mb(files.bytesFromNetwork)} downloaded`;
       this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
       this.active.clear();
       this.report('ready', { detail: this.readyDetail });

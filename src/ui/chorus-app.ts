@@ -2,9 +2,9 @@
 import { css, html, LitElement } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import QRCode from 'qrcode';
+import type { ModelChoice } from '../app/model-source';
 import type { Planner } from '../app/room-planner';
 import { RoomController } from './room-controller';
-import type { ModelChoice } from '../app/model-source';
 import './cache-panel';
 import './model-picker';
 import './phone-card';
@@ -47,7 +47,8 @@ export class ChorusApp extends LitElement {
   private renderLeader() {
     const r = this.room;
     const leader = r.leader!;
-    const ready = !!leader.roomPlan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
+    const ready =
+      !!leader.roomPlan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
     return html`
       <div class="join">
         ${this.qr ? html`<img alt="QR code of the join link" src=${this.qr} width="160" height="160" />` : null}
@@ -71,27 +72,29 @@ export class ChorusApp extends LitElement {
         @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
         @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
         @stop=${() => r.stop()}></prompt-panel>
-      ${r.result
-        ? html`<p data-testid="result" data-json=${JSON.stringify({
-            generatedIds: r.result.generatedIds,
-            promptIds: r.result.promptIds,
-            text: r.result.text,
-            tokensPerSecond: r.result.tokensPerSecond,
-            stoppedBy: r.result.stoppedBy,
-            stepMs: r.result.stepMs,
-            stageTimesMs: r.result.stageTimesMs,
-            plan: leader.roomPlan
-              ? {
-                  id: leader.roomPlan.plan.id,
-                  planner: leader.roomPlan.planner,
-                  stages: leader.roomPlan.stages,
-                  leftOut: leader.roomPlan.leftOut,
-                  predictedTokensPerSecond: leader.roomPlan.predictedTokensPerSecond,
-                  solveMs: leader.roomPlan.solveMs,
-                }
-              : null,
-          })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
-        : null}`;
+      ${
+        r.result
+          ? html`<p data-testid="result" data-json=${JSON.stringify({
+              generatedIds: r.result.generatedIds,
+              promptIds: r.result.promptIds,
+              text: r.result.text,
+              tokensPerSecond: r.result.tokensPerSecond,
+              stoppedBy: r.result.stoppedBy,
+              stepMs: r.result.stepMs,
+              stageTimesMs: r.result.stageTimesMs,
+              plan: leader.roomPlan
+                ? {
+                    id: leader.roomPlan.plan.id,
+                    planner: leader.roomPlan.planner,
+                    stages: leader.roomPlan.stages,
+                    leftOut: leader.roomPlan.leftOut,
+                    predictedTokensPerSecond: leader.roomPlan.predictedTokensPerSecond,
+                    solveMs: leader.roomPlan.solveMs,
+                  }
+                : null,
+            })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
+          : null
+      }`;
   }
 
   override render() {

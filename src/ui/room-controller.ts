@@ -3,18 +3,18 @@
  * model, generating. Elements render `host` state and call these methods.
  */
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
-import type { SignalingServer } from '../adapters/peer/peer-node';
-import { type GenerationOutput, Leader } from '../app/leader';
-import { Member } from '../app/member';
-import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import { measureDevice } from '../app/measure-device';
-import type { ModelChoice } from '../app/model-source';
-import type { PlanViewData } from './plan-view';
-import { measuredStageMs } from '../core/room/stage-times';
 import { PlacementClient } from '../adapters/highs/placement-client';
+import type { SignalingServer } from '../adapters/peer/peer-node';
 import { openIdbBlockStore } from '../adapters/store/idb-block-store';
+import { type GenerationOutput, Leader } from '../app/leader';
+import { measureDevice } from '../app/measure-device';
+import { Member } from '../app/member';
+import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
+import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import { measuredStageMs } from '../core/room/stage-times';
 import { WorkerStageBackend } from '../worker/inference-client';
+import type { PlanViewData } from './plan-view';
 
 export interface ModelEntry {
   readonly name: string;

@@ -32,7 +32,13 @@ export interface RoomResult {
   plan: {
     id: string;
     planner: string;
-    stages: { phoneId: string; phone: string; firstBlock: number; lastBlock: number; predictedMs: number | null }[];
+    stages: {
+      phoneId: string;
+      phone: string;
+      firstBlock: number;
+      lastBlock: number;
+      predictedMs: number | null;
+    }[];
     leftOut: { phoneId: string; reason: string }[];
     predictedTokensPerSecond: number | null;
     solveMs: number | null;
@@ -115,7 +121,8 @@ export class SimulatedRoom {
     }
     const query = (i: number) => {
       const q = new URLSearchParams();
-      if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1) q.set('slowdown', String(this.opts.slowdowns[i]));
+      if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1)
+        q.set('slowdown', String(this.opts.slowdowns[i]));
       if (this.opts.memoryMB?.[i]) q.set('memory', String(this.opts.memoryMB[i]));
       return q.size ? `?${q}` : '';
     };
@@ -165,9 +172,17 @@ export class SimulatedRoom {
       () => {
         const app = document.querySelector('chorus-app')?.shadowRoot;
         const picker = app?.querySelector('model-picker')?.shadowRoot;
-        const button = picker?.querySelector('[data-testid=load-model]') as HTMLButtonElement | null | undefined;
-        const cards = [...(app?.querySelectorAll('phone-card') ?? [])].map((c) => c.getAttribute('data-state'));
-        return (button && !button.disabled && cards.length > 0 && cards.some((s) => s === 'ready')) || app?.querySelector('[data-testid=room-error]');
+        const button = picker?.querySelector('[data-testid=load-model]') as
+          | HTMLButtonElement
+          | null
+          | undefined;
+        const cards = [...(app?.querySelectorAll('phone-card') ?? [])].map((c) =>
+          c.getAttribute('data-state'),
+        );
+        return (
+          (button && !button.disabled && cards.length > 0 && cards.some((s) => s === 'ready')) ||
+          app?.querySelector('[data-testid=room-error]')
+        );
       },
       undefined,
       { timeout: timeoutMs, polling: 100 },
@@ -182,7 +197,13 @@ export class SimulatedRoom {
   }
 
   /** Loads a model from the hub (or a mimic of it) through the picker's Hugging Face tab. */
-  async loadHubModel(base: string, id: string, dtype: string, planner: 'solved' | 'even' = 'even', timeoutMs = 120_000) {
+  async loadHubModel(
+    base: string,
+    id: string,
+    dtype: string,
+    planner: 'solved' | 'even' = 'even',
+    timeoutMs = 120_000,
+  ) {
     const page = this.leader;
     await page.getByTestId('planner-select').selectOption(planner);
     await page.getByTestId('source-hub').check({ force: true });
@@ -207,15 +228,29 @@ export class SimulatedRoom {
   }
 
   /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time. */
-  loadStats(): Promise<{ bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number }[]> {
+  loadStats(): Promise<
+    { bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number }[]
+  > {
     return Promise.all(
       this.pages.map((p) =>
         p.evaluate(() => {
           type Stats = { bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number };
-          const room = (document.querySelector('chorus-app') as unknown as {
-            room: { leader?: { stage: { lastLoad: Stats | null } }; member?: { stage: { lastLoad: Stats | null } } };
-          }).room;
-          return (room.leader ?? room.member)!.stage.lastLoad ?? { bytesFromNetwork: 0, bytesFromCache: 0, corrupt: [], ms: 0 };
+          const room = (
+            document.querySelector('chorus-app') as unknown as {
+              room: {
+                leader?: { stage: { lastLoad: Stats | null } };
+                member?: { stage: { lastLoad: Stats | null } };
+              };
+            }
+          ).room;
+          return (
+            (room.leader ?? room.member)!.stage.lastLoad ?? {
+              bytesFromNetwork: 0,
+              bytesFromCache: 0,
+              corrupt: [],
+              ms: 0,
+            }
+          );
         }),
       ),
     );
@@ -267,7 +302,10 @@ export class SimulatedRoom {
           | HTMLButtonElement
           | null
           | undefined;
-        return stop?.disabled === true && (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'));
+        return (
+          stop?.disabled === true &&
+          (app?.querySelector('[data-testid=result]') || app?.querySelector('[data-testid=room-error]'))
+        );
       },
       undefined,
       { timeout: timeoutMs, polling: 50 },
@@ -277,10 +315,15 @@ export class SimulatedRoom {
     const json = await page.getByTestId('result').getAttribute('data-json');
     const result = JSON.parse(json!) as RoomResult;
     const names = await page.evaluate(() => {
-      const app = document.querySelector('chorus-app') as unknown as { room: { phones: { id: string; name: string }[] } };
+      const app = document.querySelector('chorus-app') as unknown as {
+        room: { phones: { id: string; name: string }[] };
+      };
       return Object.fromEntries(app.room.phones.map((p) => [p.id, p.name]));
     });
-    result.plan = { ...result.plan, stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })) };
+    result.plan = {
+      ...result.plan,
+      stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })),
+    };
     return result;
   }
 

@@ -20,7 +20,6 @@ export function kernelFlopsPerToken(s: LayerShape): number {
   return 2 * (2 * s.hidden * s.hidden + 2 * s.hidden * s.kvDim + 3 * s.hidden * s.intermediate);
 }
 
-
 /** Small random weights (activations stay finite), written into one buffer as ONNX external data. */
 class KernelWeights {
   static readonly FILE = 'kernel.weights';
@@ -60,9 +59,20 @@ const io = (name: string, dims: (number | string)[]) => ({
   },
 });
 
-const node = (opType: string, input: string[], output: string[]) => ({ opType, input, output, name: output[0] });
+const node = (opType: string, input: string[], output: string[]) => ({
+  opType,
+  input,
+  output,
+  name: output[0],
+});
 
-function model(name: string, nodes: ReturnType<typeof node>[], initializer: object[], input: object[], output: object[]) {
+function model(
+  name: string,
+  nodes: ReturnType<typeof node>[],
+  initializer: object[],
+  input: object[],
+  output: object[],
+) {
   return encodeModel({
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
@@ -123,7 +133,13 @@ export function layerKernelModel(s: LayerShape): { graph: Uint8Array; weights: R
     );
     x = y;
   }
-  const graph = model('layer-kernel', nodes, initializers, [io('x', [1, 'seq', h])], [io('y', [1, 'seq', h])]);
+  const graph = model(
+    'layer-kernel',
+    nodes,
+    initializers,
+    [io('x', [1, 'seq', h])],
+    [io('y', [1, 'seq', h])],
+  );
   return { graph, weights: { [KernelWeights.FILE]: new Uint8Array(w.data.buffer) } };
 }
 
@@ -153,7 +169,8 @@ export function layerShapeOf(config: Record<string, unknown> | null): LayerShape
   const decoder = (config.model as Record<string, unknown> | undefined)?.decoder;
   const hidden = num(config, 'hidden_size') ?? num(config, 'n_embd') ?? num(decoder, 'hidden_size');
   if (!hidden) return null;
-  const heads = num(config, 'num_attention_heads') ?? num(config, 'n_head') ?? num(decoder, 'num_attention_heads') ?? 1;
+  const heads =
+    num(config, 'num_attention_heads') ?? num(config, 'n_head') ?? num(decoder, 'num_attention_heads') ?? 1;
   const kvHeads = num(config, 'num_key_value_heads') ?? num(decoder, 'num_key_value_heads') ?? heads;
   const headDim = num(config, 'head_dim') ?? num(decoder, 'head_size') ?? hidden / heads;
   const intermediate = num(config, 'intermediate_size') ?? num(config, 'n_inner') ?? 4 * hidden;

@@ -5,7 +5,13 @@
  * attention over the cached context. Checked against measured stage times after every run.
  */
 import type { BlockEntry } from '../graph/manifest';
-import { KERNEL_OPS_PER_LAYER, type LayerShape, kernelCopies, kernelFlopsPerToken, layerBytes } from './calibration-model';
+import {
+  KERNEL_OPS_PER_LAYER,
+  kernelCopies,
+  kernelFlopsPerToken,
+  type LayerShape,
+  layerBytes,
+} from './calibration-model';
 
 export interface Calibration {
   readonly shape: LayerShape;
@@ -49,11 +55,18 @@ export function predictBlockMs(block: BlockEntry, rates: Rates, context = 0): nu
   );
 }
 
-export function predictStageMs(blocks: readonly BlockEntry[], first: number, last: number, rates: Rates, context = 0): number {
+export function predictStageMs(
+  blocks: readonly BlockEntry[],
+  first: number,
+  last: number,
+  rates: Rates,
+  context = 0,
+): number {
   let ms = 0;
   for (let b = first; b <= last; b++) ms += predictBlockMs(blocks[b]!, rates, context);
   return ms;
 }
 
 /** Relative error of a prediction against a measurement: |p − m| / m. */
-export const relativeError = (predicted: number, measured: number) => Math.abs(predicted - measured) / measured;
+export const relativeError = (predicted: number, measured: number) =>
+  Math.abs(predicted - measured) / measured;

@@ -132,7 +132,12 @@ describe('costs of the blocks of a synthetic decoder', () => {
   it('layer: 6 matrices (q k v o, 2 MLP) and 2 norm weights; epilogue: LM head and final norm; prologue: the table', () => {
     const [pro, l0, l1, epi] = costsOf({ layers: 2 });
     // The embedding table is only gathered from: one decode step reads one row, not the table.
-    expect(pro).toEqual({ params: VOCAB * HIDDEN, flopsPerToken: 0, kvBytesPerToken: 0, streamedBytesPerToken: 0 });
+    expect(pro).toEqual({
+      params: VOCAB * HIDDEN,
+      flopsPerToken: 0,
+      kvBytesPerToken: 0,
+      streamedBytesPerToken: 0,
+    });
     for (const l of [l0, l1]) {
       expect(l).toEqual({
         params: 6 * matrix + 2 * HIDDEN,

@@ -215,8 +215,10 @@ function readShape(h: JsonObject, p: string): LayerShapeSpec {
     kvDim: readNonNegativeInteger(h, 'kvDim', p),
     intermediate: readNonNegativeInteger(h, 'intermediate', p),
   };
-  if (shape.hidden === 0 || shape.kvDim === 0 || shape.intermediate === 0) throw new ProtocolError(`${p}: a size is 0`);
-  if (shape.hidden * Math.max(shape.intermediate, shape.kvDim) > 2 ** 28) throw new ProtocolError(`${p}: shape too large`);
+  if (shape.hidden === 0 || shape.kvDim === 0 || shape.intermediate === 0)
+    throw new ProtocolError(`${p}: a size is 0`);
+  if (shape.hidden * Math.max(shape.intermediate, shape.kvDim) > 2 ** 28)
+    throw new ProtocolError(`${p}: shape too large`);
   return shape;
 }
 

@@ -115,7 +115,12 @@ export function messagesOfEveryKind(): Message[] {
         slowdown: 2,
       },
     },
-    { kind: 'probe', nonce: 3, sentAt: 12.5, data: { dtype: 'uint8', dims: [4], data: new Uint8Array([9, 8, 7, 6]) } },
+    {
+      kind: 'probe',
+      nonce: 3,
+      sentAt: 12.5,
+      data: { dtype: 'uint8', dims: [4], data: new Uint8Array([9, 8, 7, 6]) },
+    },
   ];
 }
 
