@@ -28,10 +28,15 @@ export function createHighsSolver(opts: HighsSolverOptions = {}): MilpSolver {
     return instance;
   };
   return {
-    async solve(lp: string, { timeLimitSec }: MilpSolveOptions): Promise<MilpSolution> {
+    async solve(lp: string, { timeLimitSec, presolve = true }: MilpSolveOptions): Promise<MilpSolution> {
       const highs = await load();
       // mip_rel_gap 0: "optimal" must mean optimal, not within HiGHS's default 0.01 %.
-      const result = highs.solve(lp, { time_limit: timeLimitSec, mip_rel_gap: 0, output_flag: false });
+      const result = highs.solve(lp, {
+        time_limit: timeLimitSec,
+        mip_rel_gap: 0,
+        output_flag: false,
+        presolve: presolve ? 'choose' : 'off',
+      });
       const values: Record<string, number> = {};
       for (const [name, column] of Object.entries(result.Columns)) {
         if ('Primal' in column) values[name] = column.Primal;

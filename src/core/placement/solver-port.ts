@@ -17,6 +17,8 @@ export interface MilpSolution {
 
 export interface MilpSolveOptions {
   readonly timeLimitSec: number;
+  /** Run the solver's presolve (default true); some models solve much faster without it. */
+  readonly presolve?: boolean;
 }
 
 export interface MilpSolver {
