@@ -105,7 +105,11 @@ export class Leader extends RoomNode {
   }
 
   protected greeted(link: Link): void {
-    if (this.deviceLinks.has(link.remoteId)) return; // a pipeline link from a phone already here
+    if (this.deviceLinks.has(link.remoteId)) {
+      // A second link from a phone already here (a pipeline link): answer, but it is not a new phone.
+      link.send({ kind: 'welcome', roomId: this.roomId, phoneId: link.remoteId });
+      return;
+    }
     this.deviceLinks.set(link.remoteId, link);
     link.send({ kind: 'welcome', roomId: this.roomId, phoneId: link.remoteId });
     this.update({ kind: 'joined', id: link.remoteId, name: `Phone ${++this.joined}` });
@@ -200,7 +204,9 @@ export class Leader extends RoomNode {
     }
     this.setStatus(`loading blocks (${roomPlan.planner})…`);
     for (const [k, a] of assignments(manifest, plan, model.base).entries()) {
-      this.sendTo(plan.stages[k]!.phoneId, { kind: 'assign', assignment: a });
+      // The leader's own device is SELF in the plan; other phones reach it by its peer id.
+      const assignment = a.nextPeer === SELF ? { ...a, nextPeer: this.id } : a;
+      this.sendTo(plan.stages[k]!.phoneId, { kind: 'assign', assignment });
     }
     await this.until(() => {
       const states = plan.stages.map((s) => this.phones.find((p) => p.id === s.phoneId));

@@ -20,6 +20,8 @@ export class Member extends RoomNode {
   ) {
     super(node, opts, leader);
     this.watch(leader);
+    // A stage whose next stage is the leader's own device sends on this same link.
+    this.links.set(leader.remoteId, leader);
   }
 
   /** Joins room `roomId`; rejects with the leader's reason if the secret is wrong. */

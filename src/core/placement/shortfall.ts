@@ -55,7 +55,10 @@ export function analyseShortfall(t: CostTables, problem: PlacementProblem): Plac
     .sort((a, b) => a.extraBytes - b.extraBytes);
   const options = [
     `one more phone with ${formatBytes(missingBytes)} free`,
-    ...helpers.slice(0, 3).map((h) => `${h.deviceId} freeing ${formatBytes(h.extraBytes)} more`),
+    ...helpers.slice(0, 3).map((h) => {
+      const name = problem.devices.find((d) => d.id === h.deviceId)?.name ?? h.deviceId;
+      return `${name} freeing ${formatBytes(h.extraBytes)} more`;
+    }),
   ];
   const tooBig =
     largestBlock.bytes > biggestBudget
