@@ -8,18 +8,9 @@ import path from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { build } from 'vite';
 import { type RunningServer, startServer } from '../../signaling-server/server';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../tools/room/simulator';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+// Launch settings shared with the room simulator (see browser-stack-facts: no background networking).
 
 export interface TestPages {
   readonly server: RunningServer;

@@ -225,7 +225,7 @@ export class Leader extends RoomNode {
    * user's first token.
    */
   private async warmUp(): Promise<void> {
-    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 6 };
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 12 };
     try {
       const r = await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
       // Its stage times are the first real measurement of each phone running its own blocks.

@@ -10,7 +10,7 @@ import type { Manifest } from '../core/graph/manifest';
 import { blockCostsOf, crossingBytesPerToken } from '../core/placement/from-manifest';
 import type { LinkProfile, PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { DeviceProfile, PhoneInfo } from '../core/protocol/messages';
-import { evenSplitByParams, type Plan } from '../core/room/plan';
+import { evenSplitByBlocks, type Plan } from '../core/room/plan';
 import type { SurveyResult } from './room-survey';
 
 export type Planner = 'solved' | 'even';
@@ -170,7 +170,7 @@ export async function planRoom(
     );
   };
   if (planner === 'even' || !survey || !layerShapeOf(manifest.config)) {
-    const plan = evenSplitByParams(
+    const plan = evenSplitByBlocks(
       manifest,
       phones.map((p) => p.id),
       planId,
@@ -185,7 +185,7 @@ export async function planRoom(
     return {
       plan,
       stages,
-      planner: survey ? 'even split by parameters' : 'even split (phones not measured)',
+      planner: survey ? 'even split by blocks' : 'even split by blocks (phones not measured)',
       predictedTokensPerSecond: total ? 1000 / total : null,
       leftOut: [],
       solveMs: null,

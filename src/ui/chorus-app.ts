@@ -60,7 +60,7 @@ export class ChorusApp extends LitElement {
             leader.planner = (e.target as HTMLSelectElement).value as Planner;
           }}>
             <option value="solved" ?selected=${leader.planner === 'solved'}>measured, optimised (HiGHS)</option>
-            <option value="even" ?selected=${leader.planner === 'even'}>even split by parameters</option>
+            <option value="even" ?selected=${leader.planner === 'even'}>even split by blocks</option>
           </select>
         </label>
         <model-picker .served=${r.models} .busy=${r.loadingModel || r.generating} .error=${null}

@@ -10,7 +10,7 @@ import { type RunningServer, startServer } from '../../signaling-server/server';
 import { REPO } from './prepare-models';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -62,6 +62,8 @@ export interface RoomOptions {
   readonly log?: (line: string) => void;
   readonly slowdowns?: readonly number[];
   readonly memoryMB?: readonly number[];
+  /** Emulated download rate of each phone's HTTP fetches (its Wi-Fi), in Mbit/s; unlimited when absent. */
+  readonly downloadMbps?: number;
 }
 
 export class SimulatedRoom {
@@ -117,6 +119,16 @@ export class SimulatedRoom {
       const page = await context.newPage();
       page.on('console', (m) => m.type() === 'error' && log(`[phone ${i}] ${m.text()}`));
       page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
+      if (this.opts.downloadMbps) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', {
+          offline: false,
+          latency: 2,
+          downloadThroughput: (this.opts.downloadMbps * 1e6) / 8,
+          uploadThroughput: (this.opts.downloadMbps * 1e6) / 8,
+        });
+      }
       this.pages.push(page);
     }
     const query = (i: number) => {

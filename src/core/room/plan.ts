@@ -22,7 +22,23 @@ export interface Plan {
  * largest stage's parameter count: the classic linear-partition DP, exact and tiny at these sizes.
  */
 export function evenSplitByParams(manifest: Manifest, phoneIds: readonly string[], planId: string): Plan {
-  const weights = manifest.blocks.map((b) => Math.max(b.params, 1));
+  return linearPartition(
+    manifest.blocks.map((b) => Math.max(b.params, 1)),
+    phoneIds,
+    planId,
+  );
+}
+
+/** The same with every block counting one: as many blocks per phone as can be (the plain baseline). */
+export function evenSplitByBlocks(manifest: Manifest, phoneIds: readonly string[], planId: string): Plan {
+  return linearPartition(
+    manifest.blocks.map(() => 1),
+    phoneIds,
+    planId,
+  );
+}
+
+function linearPartition(weights: readonly number[], phoneIds: readonly string[], planId: string): Plan {
   const n = weights.length;
   const k = Math.min(phoneIds.length, n);
   if (k === 0) throw new Error('no phones to run the model');
