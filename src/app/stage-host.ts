@@ -129,9 +129,10 @@ export class StageHost {
         a.lastBlock,
         (p) =>
           this.report('loading', {
-            loaded: p.filesDone,
-            total: p.filesTotal,
-            detail: formatProgress(p),
+            // Bytes, so the leader can add the phones up into the room's bar.
+            loaded: p.loadedBytes,
+            total: p.totalBytes,
+            detail: `file ${Math.min(p.filesDone + 1, p.filesTotal)} of ${p.filesTotal} · ${formatProgress(p)}`,
           }),
         {
           store: this.deps.store,

@@ -26,6 +26,8 @@ export class ChorusApp extends LitElement {
     .join a { word-break: break-all; font-size: 0.85em; }
     section { margin: 16px 0; }
     button { font: inherit; padding: 6px 14px; }
+    .room-progress { display: flex; flex-direction: column; gap: 4px; margin: 8px 0; font-size: 0.9em; }
+    .room-progress progress { width: 100%; }
     pre { font-size: 0.75em; background: #f6f6fb; padding: 8px; border-radius: 8px; overflow: auto; max-height: 10em; }
   `;
 
@@ -108,6 +110,14 @@ export class ChorusApp extends LitElement {
       ${r.phase === 'home' ? this.renderHome() : null}
       ${r.phase === 'connecting' ? html`<p>Connecting…</p>` : null}
       ${r.phase === 'leader' ? this.renderLeader() : null}
+      ${
+        r.roomLoading
+          ? html`<div class="room-progress" data-testid="room-progress">
+              <progress max=${r.roomLoading.total} value=${r.roomLoading.loaded}></progress>
+              <span>${r.roomLoading.text}</span>
+            </div>`
+          : null
+      }
       ${
         r.phones.length
           ? html`<div class="phones" data-testid="phone-list">

@@ -20,7 +20,10 @@ export class PhoneCard extends LitElement {
   override render() {
     const p = this.phone;
     const blocks = p.blocks ? `blocks ${p.blocks[0]}–${p.blocks[1]}` : 'no blocks yet';
-    const label = p.state === 'loading' && p.total ? `loading ${p.loaded ?? 0}/${p.total}` : p.state;
+    const label =
+      p.state === 'loading' && p.total
+        ? `loading ${Math.floor((100 * (p.loaded ?? 0)) / p.total)}%`
+        : p.state;
     return html`
       <div class="top"><span>${p.name}${this.self ? ' · you' : ''}</span><span class="state ${p.state}">${label}</span></div>
       <div class="detail">${blocks}</div>

@@ -6,6 +6,7 @@ import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { PlacementClient } from '../adapters/highs/placement-client';
 import type { SignalingServer } from '../adapters/peer/peer-node';
 import { openIdbBlockStore } from '../adapters/store/idb-block-store';
+import { RateMeter, secondsLeft } from '../app/delivery/progress';
 import { type GenerationOutput, Leader } from '../app/leader';
 import { measureDevice } from '../app/measure-device';
 import { Member } from '../app/member';
@@ -241,6 +242,31 @@ export class RoomController implements ReactiveController {
       this.generating = false;
       this.changed();
     }
+  }
+
+  private readonly roomRate = new RateMeter();
+  private roomLoadedSeen = 0;
+
+  /** The room's download bar: every loading phone's bytes added up, with the room's rate and time left. */
+  get roomLoading(): { loaded: number; total: number; text: string } | null {
+    const loading = this.phones.filter((p) => p.state === 'loading' && p.total);
+    if (loading.length === 0) {
+      this.roomLoadedSeen = 0;
+      return null;
+    }
+    const loaded = loading.reduce((s, p) => s + (p.loaded ?? 0), 0);
+    const total = loading.reduce((s, p) => s + (p.total ?? 0), 0);
+    if (loaded > this.roomLoadedSeen) this.roomRate.add(loaded - this.roomLoadedSeen);
+    this.roomLoadedSeen = loaded;
+    const rate = this.roomRate.bytesPerSecond();
+    const left = secondsLeft(total - loaded, rate);
+    const mb = (n: number) => (n / 1e6).toFixed(1);
+    const parts = [
+      `${loading.length} phone${loading.length > 1 ? 's' : ''} loading: ${mb(loaded)} of ${mb(total)} MB`,
+    ];
+    if (rate > 0) parts.push(`${mb(rate)} MB/s`);
+    if (left !== null && loaded < total) parts.push(`${Math.ceil(left)} s left`);
+    return { loaded, total, text: parts.join(' · ') };
   }
 
   /** The live plan view: which phone holds which blocks, predicted vs measured ms per token, busy. */
