@@ -135,12 +135,15 @@ const benchmark: Benchmark = {
         ),
       );
       const solves = await browserSolveTimes(solveRoom, problems);
-      const proven = solves.filter((x) => x.proven).length;
-      rows.push({
-        label: `8 phones × 48 blocks in the browser (${solves[0]?.engine}; ${proven}/${solves.length} proven optimal)`,
-        value: spread(solves.map((x) => x.ms)),
-        unit: 'ms',
-      });
+      for (const [i, objective] of (['latency', 'throughput'] as const).entries()) {
+        const mine = solves.filter((_, k) => k % 2 === i);
+        const proven = mine.filter((x) => x.proven).length;
+        rows.push({
+          label: `8 phones × 48 blocks in the browser, ${objective} (${mine[0]?.engine}; ${proven}/${mine.length} proven optimal)`,
+          value: spread(mine.map((x) => x.ms)),
+          unit: 'ms',
+        });
+      }
       detail.solve8x48 = solves;
     } finally {
       await solveRoom.close();

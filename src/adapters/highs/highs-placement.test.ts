@@ -101,6 +101,41 @@ describe('placement MILP at 8 phones × 48 blocks', () => {
     }, 600_000);
   }
 
+  it('throughput with the DP bottleneck as the first probe: the same proven optimum — times logged', async () => {
+    const times: number[] = [];
+    for (let seed = 1; seed <= 20; seed++) {
+      const problem = randomProblem(1000 + seed, {
+        devices: 8,
+        blocks: 48,
+        objective: 'throughput',
+        memory: seed % 2 ? [0.2, 1.2] : [0.15, 0.5],
+        measured: seed % 3 === 0,
+      });
+      const t = buildCostTables(problem);
+      const exact = solveExact(t, 'throughput')!;
+      const hint = evaluateChain(t, exact.chain).bottleneckMs;
+      const started = performance.now();
+      const milp = await solveWithMilp(t, 'throughput', solver, 60, hint);
+      times.push(performance.now() - started);
+      expect(milp?.proven, `seed ${seed}: proven`).toBe(true);
+      const cost = evaluateChain(t, milp!.chain);
+      expect(close(cost.bottleneckMs, exact.value), `seed ${seed}`).toBe(true);
+      expect(close(cost.tokenMs, evaluateChain(t, exact.chain).tokenMs), `seed ${seed}: tie-break`).toBe(
+        true,
+      );
+    }
+    console.log(`HiGHS interval MILP, 8 × 48 (throughput, DP bottleneck first): ${summary(times)}`);
+  }, 600_000);
+
+  it('a wrong hint only costs probes: a hint far below the optimum still ends at the proven optimum', async () => {
+    const problem = randomProblem(1003, { devices: 8, blocks: 48, objective: 'throughput' });
+    const t = buildCostTables(problem);
+    const exact = solveExact(t, 'throughput')!;
+    const milp = await solveWithMilp(t, 'throughput', solver, 60, exact.value / 10);
+    expect(milp?.proven).toBe(true);
+    expect(close(evaluateChain(t, milp!.chain).bottleneckMs, exact.value)).toBe(true);
+  }, 120_000);
+
   it('plans through planPlacement with the MILP engine', async () => {
     const problem = randomProblem(1001, { devices: 8, blocks: 48, objective: 'latency' });
     const exact = solveExact(buildCostTables(problem), 'latency')!;

@@ -64,6 +64,13 @@ export async function solveWithMilp(
   objective: PlacementObjective,
   solver: MilpSolver,
   timeLimitSec: number,
+  /**
+   * Throughput only: a bottleneck some chain is known to reach (the exact DP's). The bisection then
+   * starts there: one solve at that cap, one at the level just below it (infeasible when the hint is
+   * the optimum), instead of 8–14 probes. Both answers are still HiGHS's own, so the result is proven
+   * by the solver whatever the hint was; a wrong hint only costs probes.
+   */
+  bottleneckHint?: number,
 ): Promise<MilpChain | null> {
   const deadline = Date.now() + timeLimitSec * 1000;
   const remaining = () => Math.max(0.1, (deadline - Date.now()) / 1000);
@@ -86,6 +93,20 @@ export async function solveWithMilp(
     const at = levels.findIndex((v) => v >= b);
     return at < 0 ? levels.length - 1 : at;
   };
+  const h = bottleneckHint === undefined ? -1 : levels.findIndex((v) => v >= bottleneckHint * (1 - 1e-12));
+  for (const probe of h > lo ? [h, -1] : []) {
+    // -1: the level just below the best found so far.
+    const at = probe >= 0 ? probe : hi - 1;
+    if (at <= lo || (probe < 0 && best === null)) break;
+    const outcome = await solveCapped(t, levels[at]!, solver, remaining());
+    if (outcome === 'timeout') break;
+    if (outcome === 'infeasible') lo = at;
+    else {
+      best = outcome;
+      proven &&= outcome.proven;
+      hi = Math.min(at, levelOf(outcome.chain));
+    }
+  }
   while (best === null ? lo < hi : hi - lo > 1) {
     const probe = best === null ? (lo + hi + 1) >> 1 : (lo + hi) >> 1;
     // The levels are the very numbers the model compares with its cap, so no slack is needed.

@@ -122,7 +122,8 @@ export async function planPlacement(
   const t = buildCostTables(problem);
   const exact = solveExact(t, problem.objective);
   if (!exact) return analyseShortfall(t, problem);
-  const solved = await solveWithMilp(t, problem.objective, options.milp, options.timeLimitSec ?? 10);
+  const hint = problem.objective === 'throughput' ? evaluateChain(t, exact.chain).bottleneckMs : undefined;
+  const solved = await solveWithMilp(t, problem.objective, options.milp, options.timeLimitSec ?? 10, hint);
   // The DP just found a chain, so the MILP cannot be infeasible; fall back to it rather than fail.
   const chain = solved?.chain ?? exact.chain;
   const proven = solved?.proven ?? true;
