@@ -60,7 +60,7 @@ export class Leader extends RoomNode {
   ) {
     const [toSelf, fromLeader] = loopbackPair(SELF, SELF);
     super(node, leaderOpts, fromLeader);
-    fromLeader.onMessage((m) => this.stage.handle(m, fromLeader));
+    fromLeader.onMessage((m) => this.stage.handle(m));
     toSelf.onMessage((m) => this.blockServer.handle(m, toSelf) || this.fromDevice(SELF, m));
     this.deviceLinks.set(SELF, toSelf);
     this.survey = new RoomSurvey(
@@ -117,7 +117,7 @@ export class Leader extends RoomNode {
   }
 
   protected dispatch(m: Message, from: Link): void {
-    if (this.blockServer.handle(m, from) || this.stage.handle(m, from)) return;
+    if (this.blockServer.handle(m, from) || this.stage.handle(m)) return;
     this.fromDevice(from.remoteId, m);
   }
 

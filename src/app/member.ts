@@ -62,7 +62,7 @@ export class Member extends RoomNode {
   }
 
   private fromLeader(m: Message): void {
-    if (this.handleLinkMessage(m, this.leader) || this.stage.handle(m, this.leader)) return;
+    if (this.handleLinkMessage(m, this.leader) || this.stage.handle(m)) return;
     if (m.kind === 'roster') {
       this.phones = m.phones;
       this.onChange();
@@ -74,7 +74,7 @@ export class Member extends RoomNode {
   }
 
   protected dispatch(m: Message, from: Link): void {
-    if (!this.stage.handle(m, from)) this.opts.log(`ignored ${m.kind} from ${from.remoteId}`);
+    if (!this.stage.handle(m)) this.opts.log(`ignored ${m.kind} from ${from.remoteId}`);
   }
 
   protected closed(): void {

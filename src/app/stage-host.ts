@@ -65,13 +65,13 @@ export class StageHost {
   }
 
   /** Handles the messages meant for a stage; returns false for any other kind. */
-  handle(m: Message, from: Link): boolean {
+  handle(m: Message): boolean {
     switch (m.kind) {
       case 'assign':
         this.loading = this.load(m.assignment);
         return true;
       case 'activations':
-        void this.step(m, from);
+        void this.step(m);
         return true;
       case 'release':
         this.forget(m.requestId);
@@ -178,7 +178,7 @@ export class StageHost {
     }
   }
 
-  private async step(m: MessageOf<'activations'>, from: Link): Promise<void> {
+  private async step(m: MessageOf<'activations'>): Promise<void> {
     const a = this.assignment;
     try {
       await this.loading;
@@ -214,6 +214,5 @@ export class StageHost {
         message: `stage ${a?.stageIndex ?? '?'}: ${message}`,
       });
     }
-    void from;
   }
 }
