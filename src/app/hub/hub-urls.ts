@@ -22,6 +22,15 @@ export const DTYPE_GRAPHS: Readonly<Record<string, string>> = {
 
 export const HUB_DTYPES = Object.keys(DTYPE_GRAPHS);
 
+/** The JSON files a model folder may carry, in the order the loaders destructure them. */
+export const MODEL_JSON_FILES = [
+  'config.json',
+  'genai_config.json',
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+] as const;
+
 export class HubError extends Error {
   override name = 'HubError';
 }

@@ -18,7 +18,15 @@ import { emitBlocks, type WeightSource } from '../../core/graph/emit-blocks';
 import type { FileRef, Manifest } from '../../core/graph/manifest';
 import { sha256Hex } from '../../core/sha256';
 import { type FetchFn, fetchRange } from '../delivery/remote-ranges';
-import { checkModelId, dtypesIn, graphPathFor, HubError, hubModelUrls, resolveUrl } from './hub-urls';
+import {
+  checkModelId,
+  dtypesIn,
+  graphPathFor,
+  HubError,
+  hubModelUrls,
+  MODEL_JSON_FILES,
+  resolveUrl,
+} from './hub-urls';
 import { externalLocation, type RemoteDataFile, remoteBlock } from './remote-layout';
 
 export interface HubModel {
@@ -112,13 +120,7 @@ export async function loadHubModel(
   };
   status(`fetching ${id} configs and tokenizer`);
   const [config, genai, generation, tokenizer, tokenizerConfig] = await Promise.all(
-    [
-      'config.json',
-      'genai_config.json',
-      'generation_config.json',
-      'tokenizer.json',
-      'tokenizer_config.json',
-    ].map(json),
+    MODEL_JSON_FILES.map(json),
   );
   status(`fetching ${id}/${graphPath}`);
   const graph = await fetchFile(graphPath);

@@ -14,7 +14,7 @@ import { emitBlocks, type WeightSource } from '../../core/graph/emit-blocks';
 import type { FileRef, Manifest } from '../../core/graph/manifest';
 import { ModelFormatError } from '../../core/graph/onnx-proto';
 import { sha256Hex } from '../../core/sha256';
-import { DTYPE_GRAPHS, graphPathFor } from './hub-urls';
+import { DTYPE_GRAPHS, graphPathFor, MODEL_JSON_FILES } from './hub-urls';
 
 export interface LocalModel {
   readonly manifest: Manifest;
@@ -97,13 +97,7 @@ export async function openLocalModel(
     }
   };
   const [config, genai, generation, tokenizer, tokenizerConfig] = await Promise.all(
-    [
-      'config.json',
-      'genai_config.json',
-      'generation_config.json',
-      'tokenizer.json',
-      'tokenizer_config.json',
-    ].map(readJson),
+    MODEL_JSON_FILES.map(readJson),
   );
   const built = buildManifest(analysis, written, {
     name: options.name ?? top ?? 'local model',

@@ -12,16 +12,14 @@
  * drops them in place (delivery/remote-ranges.ts) — the buffer is exactly what the graph expects.
  */
 import type { ModelAnalysis } from '../../core/graph/analyze';
-import type { EmittedBlock } from '../../core/graph/emit-blocks';
+import { type EmittedBlock, externalRef } from '../../core/graph/emit-blocks';
 import type { RemoteRange, RemoteWeightsRef } from '../../core/graph/manifest';
 import {
   decodeModel,
-  elemTypeBytes,
   encodeModel,
   ModelFormatError,
   onnx,
   type TensorProto,
-  tensorDims,
 } from '../../core/graph/onnx-proto';
 
 /** Ranges this close together are fetched as one (the gap bytes are wasted, the request saved). */
@@ -37,14 +35,7 @@ export interface RemoteDataFile {
 export function externalLocation(
   t: TensorProto,
 ): { location: string; offset: number; length: number } | null {
-  if (t.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return null;
-  const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const location = kv.get('location');
-  if (!location) throw new ModelFormatError(`initializer ${t.name} is external but names no location`);
-  const length = kv.has('length')
-    ? Number(kv.get('length'))
-    : tensorDims(t).reduce((a, b) => a * b, 1) * elemTypeBytes(t.dataType ?? 0);
-  return { location, offset: Number(kv.get('offset') ?? 0), length };
+  return t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL ? externalRef(t) : null;
 }
 
 interface Placed {

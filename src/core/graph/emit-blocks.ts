@@ -42,7 +42,8 @@ export function blockFileNames(index: number): { graph: string; weights: string 
   return { graph: `block-${id}.onnx`, weights: `block-${id}.weights` };
 }
 
-function externalRef(t: TensorProto): { location: string; offset: number; length: number } {
+/** Where an external initializer's bytes are: its data file (as the graph names it), offset and length. */
+export function externalRef(t: TensorProto): { location: string; offset: number; length: number } {
   const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   const location = kv.get('location');
   if (!location) throw new ModelFormatError(`initializer ${t.name} is external but names no location`);
