@@ -35,6 +35,12 @@ describe('a solved plan on emulated phones of speed 1/4, 1, 1', () => {
     expect(r.plan.leftOut).toEqual([]);
     expect(r.plan.stages.every((s) => s.predictedMs !== null && s.predictedMs > 0)).toBe(true);
     expect(r.generatedIds).toEqual(reference.generated_ids);
+    const measured = await room.leader
+      .getByTestId('phone-card')
+      .evaluateAll((els) => els.map((e) => e.shadowRoot?.querySelector('[data-testid=phone-measured]')?.textContent ?? ''));
+    expect(measured).toHaveLength(3);
+    for (const m of measured) expect(m).toMatch(/kernel [\d.]+ ms\/token, 4 MB for the model/);
+    expect(measured[0]).toMatch(/emulated 4× slower/);
     const slow = r.plan.stages.find((s) => s.phone === 'Leader')!;
     const fast = r.plan.stages.filter((s) => s.phone !== 'Leader');
     // The slow phone gets no more blocks than any fast one.

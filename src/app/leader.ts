@@ -142,9 +142,14 @@ export class Leader extends RoomNode {
           detail: m.detail,
         });
         return true;
-      case 'profile':
+      case 'profile': {
         this.survey.received(id, m.profile);
+        const p = m.profile;
+        const slower = p.slowdown > 1 ? `, emulated ${p.slowdown}× slower` : '';
+        const summary = `${p.backend}: kernel ${p.decodeMs.toFixed(1)} ms/token, ${(p.memoryBudgetBytes / 2 ** 20).toFixed(0)} MB for the model${slower}`;
+        this.update({ kind: 'measured', id, summary });
         return true;
+      }
       case 'logits':
         this.driver?.logits(m);
         return true;

@@ -29,6 +29,7 @@ export class PhoneCard extends LitElement {
       <div class="detail">${blocks}</div>
       ${p.state === 'loading' && p.total ? html`<progress max=${p.total} value=${p.loaded ?? 0}></progress>` : null}
       ${p.detail ? html`<div class="detail">${p.detail}</div>` : null}
+      ${p.measured ? html`<div class="detail measured" data-testid="phone-measured">${p.measured}</div>` : null}
     `;
   }
 }

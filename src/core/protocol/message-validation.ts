@@ -155,6 +155,7 @@ function readPhoneInfo(value: unknown, path: string): PhoneInfo {
       loaded: readOptionalFiniteNumber(o, 'loaded', path),
       total: readOptionalFiniteNumber(o, 'total', path),
       detail: readOptionalString(o, 'detail', path),
+      measured: readOptionalString(o, 'measured', path),
       blocks,
     },
   );

@@ -25,6 +25,8 @@ export interface PhoneInfo {
   loaded?: number;
   total?: number;
   detail?: string;
+  /** What the phone measured about itself (calibration, memory), kept on its card across states. */
+  measured?: string;
   /** First and last block index this phone runs, inclusive. */
   blocks?: [number, number];
 }

@@ -53,7 +53,7 @@ export function messagesOfEveryKind(): Message[] {
     {
       kind: 'roster',
       phones: [
-        { id: 'p1', name: 'leader', state: 'ready', blocks: [0, 11] },
+        { id: 'p1', name: 'leader', state: 'ready', blocks: [0, 11], measured: 'wasm: kernel 3.1 ms/token' },
         { id: 'p2', name: 'joiner', state: 'loading', loaded: 10, total: 100, detail: 'shard 3' },
       ],
       planId: null,

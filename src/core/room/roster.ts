@@ -5,6 +5,7 @@ export type RosterEvent =
   | { kind: 'joined'; id: string; name: string }
   | { kind: 'state'; id: string; state: PhoneState; loaded?: number; total?: number; detail?: string }
   | { kind: 'assigned'; id: string; blocks: [number, number] | undefined }
+  | { kind: 'measured'; id: string; summary: string }
   | { kind: 'left'; id: string };
 
 export function applyRosterEvent(phones: readonly PhoneInfo[], e: RosterEvent): PhoneInfo[] {
@@ -33,6 +34,8 @@ export function applyRosterEvent(phones: readonly PhoneInfo[], e: RosterEvent): 
         void blocks;
         return e.blocks ? { ...rest, blocks: e.blocks } : rest;
       });
+    case 'measured':
+      return phones.map((p) => (p.id === e.id ? { ...p, measured: e.summary } : p));
     case 'left':
       return phones.map((p) => (p.id === e.id ? { ...p, state: 'left' as const } : p));
   }
