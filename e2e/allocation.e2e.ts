@@ -37,7 +37,9 @@ describe('a solved plan on emulated phones of speed 1/4, 1, 1', () => {
     expect(r.generatedIds).toEqual(reference.generated_ids);
     const measured = await room.leader
       .getByTestId('phone-card')
-      .evaluateAll((els) => els.map((e) => e.shadowRoot?.querySelector('[data-testid=phone-measured]')?.textContent ?? ''));
+      .evaluateAll((els) =>
+        els.map((e) => e.shadowRoot?.querySelector('[data-testid=phone-measured]')?.textContent ?? ''),
+      );
     expect(measured).toHaveLength(3);
     for (const m of measured) expect(m).toMatch(/kernel [\d.]+ ms\/token, 4 MB for the model/);
     expect(measured[0]).toMatch(/emulated 4× slower/);
