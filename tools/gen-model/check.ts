@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { runStages } from '../../src/core/pipeline/local-pipeline';
 import { stepInputs } from '../../src/core/pipeline/model-inputs';
 import { lastLogitsRow } from '../../src/core/pipeline/stage-runner';
+import { runCli } from '../cli';
 import { shardModel } from '../shard/shard-model';
 import { openStage } from '../shard/stage-files';
 import { greedyWithCache, loadModel, maxAbsDiff } from './decode';
@@ -90,10 +91,4 @@ async function main(): Promise<number> {
   return worst <= 1e-5 ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runCli(main);

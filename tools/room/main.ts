@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { runCli } from '../cli';
 import { DEFAULT_MODEL, prepareModel, REPO } from './prepare-models';
 import { SimulatedRoom } from './simulator';
 
@@ -120,10 +121,4 @@ async function main(): Promise<number> {
 }
 
 reexecInNetns();
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runCli(main);

@@ -1,5 +1,6 @@
 /** `npm run shard -- <model-dir | model.onnx> --out <dir> [--dtype q4]` */
 import { parseArgs } from 'node:util';
+import { runCli } from '../cli';
 import { shardModel } from './shard-model';
 
 const HELP = `Usage: npm run shard -- <model-dir | model.onnx> --out <dir> [--dtype <fp32|fp16|q4|...>]
@@ -39,10 +40,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  },
-);
+runCli(main);

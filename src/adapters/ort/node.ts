@@ -4,7 +4,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { ModelSession } from '../../core/ports';
-import type { DType, NamedTensors, Tensor, TensorData } from '../../core/tensor';
+import { modelSession } from '../../core/runtime-session';
+import type { DType, Tensor, TensorData } from '../../core/tensor';
 
 function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(t.dtype, t.data as ort.Tensor.DataType, [...t.dims]);
@@ -29,17 +30,14 @@ export async function createNodeSession(path: string, opts: NodeSessionOptions =
     graphOptimizationLevel: opts.optimization ?? 'all',
     executionProviders: ['cpu'],
   });
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds: NamedTensors, fetch?: readonly string[]): Promise<NamedTensors> {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
-      const out = fetch ? await session.run(ortFeeds, [...fetch]) : await session.run(ortFeeds);
-      const result: NamedTensors = {};
-      for (const [name, t] of Object.entries(out)) result[name] = fromOrt(t);
-      return result;
+  return modelSession<ort.Tensor>(
+    {
+      inputNames: session.inputNames,
+      outputNames: session.outputNames,
+      run: (feeds, fetch) => (fetch ? session.run(feeds, [...fetch]) : session.run(feeds)),
+      release: () => session.release(),
     },
-    release: () => session.release(),
-  };
+    toOrt,
+    (_name, t) => fromOrt(t),
+  );
 }

@@ -4,7 +4,8 @@
  */
 import * as ort from 'onnxruntime-web';
 import type { ModelSession } from '../../core/ports';
-import { elementCount, type NamedTensors, type Tensor } from '../../core/tensor';
+import { modelSession } from '../../core/runtime-session';
+import { elementCount, type Tensor } from '../../core/tensor';
 
 export type WebExecutionProvider = 'wasm' | 'webgpu';
 
@@ -122,17 +123,14 @@ export async function createWebSession(
     executionProviders: [...(opts.executionProviders ?? ['wasm'])],
     graphOptimizationLevel: 'all',
   });
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds: NamedTensors, fetch?: readonly string[]): Promise<NamedTensors> {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
-      const out = fetch ? await session.run(ortFeeds, [...fetch]) : await session.run(ortFeeds);
-      const result: NamedTensors = {};
-      for (const [name, t] of Object.entries(out)) result[name] = fromOrt(name, t);
-      return result;
+  return modelSession<ort.Tensor>(
+    {
+      inputNames: session.inputNames,
+      outputNames: session.outputNames,
+      run: (feeds, fetch) => (fetch ? session.run(feeds, [...fetch]) : session.run(feeds)),
+      release: () => session.release(),
     },
-    release: () => session.release(),
-  };
+    toOrt,
+    fromOrt,
+  );
 }
