@@ -1,4 +1,5 @@
 import { defaultClientConditions, defineConfig } from 'vite';
+import { ortWebGpuFix } from './tools/vite/ort-webgpu-fix';
 
 /**
  * Cross-origin isolation: without it there is no SharedArrayBuffer and onnxruntime-web silently runs on
@@ -14,8 +15,11 @@ const crossOriginIsolation = {
 export default defineConfig({
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
+  // onnxruntime-web's WebGPU backend misorders uploads (tools/vite/ort-webgpu-fix.ts). Worker bundles
+  // get their own plugin list: the inference worker is where onnxruntime runs.
+  plugins: [ortWebGpuFix()],
   // The inference worker imports ES modules (onnxruntime-web, the core); classic workers cannot.
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [ortWebGpuFix()] },
   // Pre-bundling onnxruntime-web breaks how it finds its wasm runtime; it is ESM already and is served
   // as is. The runtime itself comes from public/ort/ (scripts/copy-ort-assets.mjs).
   optimizeDeps: { exclude: ['onnxruntime-web'] },

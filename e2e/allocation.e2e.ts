@@ -41,7 +41,10 @@ describe('a solved plan on emulated phones of speed 1/4, 1, 1', () => {
         els.map((e) => e.shadowRoot?.querySelector('[data-testid=phone-measured]')?.textContent ?? ''),
       );
     expect(measured).toHaveLength(3);
-    for (const m of measured) expect(m).toMatch(/kernel [\d.]+ ms\/token, 4 MB for the model/);
+    for (const m of measured)
+      expect(m).toMatch(
+        /wasm: kernel [\d.]+ ms\/token.* · decode on wasm, prefill on wasm · 4 MB for the model/,
+      );
     expect(measured[0]).toMatch(/emulated 4× slower/);
     const slow = r.plan.stages.find((s) => s.phone === 'Leader')!;
     const fast = r.plan.stages.filter((s) => s.phone !== 'Leader');

@@ -144,6 +144,7 @@ describe('a room of 3 phones', () => {
           step: 0,
           tensors: { nonsense: { dtype: 'float32', dims: [1], data: new Float32Array([1]) } },
           stageTimesMs: [],
+          residentMs: [],
         });
       });
     });

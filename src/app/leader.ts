@@ -4,21 +4,29 @@
  * which blocks, serves blocks it holds, and drives generation. Its own device runs a stage too, reached
  * through a loopback link like any other phone.
  */
+import { describeProfile } from '../core/cost/backend-choice';
 import { layerShapeOf } from '../core/cost/calibration-model';
 import type { Manifest } from '../core/graph/manifest';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import { type LearnedCosts, learnFrom, NOTHING_LEARNT, stepBreakdown } from '../core/room/learned-costs';
 import { assignments } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
-import { measuredStageMs } from '../core/room/stage-times';
 import { PeerBlockServer } from './delivery/peer-blocks';
 import { loopbackPair } from './loopback-link';
 import { type ModelChoice, type OpenedModel, openModel } from './model-source';
 import { type GenerationOutput, PipelineDriver } from './pipeline-driver';
 import { RoomNode, type RoomNodeOptions } from './room-node';
-import { correctedPlan, type Planner, planRoom, type RoomPlan } from './room-planner';
-import { RoomSurvey } from './room-survey';
+import {
+  type Planner,
+  planRoom,
+  pricePlan,
+  type RoomPlan,
+  remoteHopsOf,
+  samePlacement,
+} from './room-planner';
+import { RoomSurvey, type SurveyResult } from './room-survey';
 
 export type { GenerationOutput };
 export const LEADER_PEER_PREFIX = 'chorus-';
@@ -49,8 +57,11 @@ export class Leader extends RoomNode {
   private readonly survey: RoomSurvey;
   private readonly blockServer = new PeerBlockServer((file) => this.model?.files?.get(file));
   private joined = 0;
-  /** Per phone: measured ÷ kernel-predicted stage time, learnt from the runs it took part in. */
-  private readonly corrections = new Map<string, number>();
+  /** What the room's runs taught about its phones and links (core/room/learned-costs.ts). */
+  learned: LearnedCosts = NOTHING_LEARNT;
+  private surveyed: SurveyResult | null = null;
+  /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
+  static readonly REPLAN_GAIN = 0.1;
 
   private constructor(
     node: Awaited<ReturnType<typeof RoomNode.openNode>>,
@@ -133,6 +144,10 @@ export class Leader extends RoomNode {
   private fromDevice(id: string, m: Message): boolean {
     switch (m.kind) {
       case 'state':
+        if (m.state === 'error') {
+          const name = this.phones.find((p) => p.id === id)?.name ?? id;
+          this.survey.failed(id, `${name}: ${m.detail ?? 'failed'}`);
+        }
         this.update({
           kind: 'state',
           id,
@@ -144,10 +159,7 @@ export class Leader extends RoomNode {
         return true;
       case 'profile': {
         this.survey.received(id, m.profile);
-        const p = m.profile;
-        const slower = p.slowdown > 1 ? `, emulated ${p.slowdown}× slower` : '';
-        const summary = `${p.backend}: kernel ${p.decodeMs.toFixed(1)} ms/token, ${(p.memoryBudgetBytes / 2 ** 20).toFixed(0)} MB for the model${slower}`;
-        this.update({ kind: 'measured', id, summary });
+        this.update({ kind: 'measured', id, summary: describeProfile(m.profile) });
         return true;
       }
       case 'logits':
@@ -163,35 +175,69 @@ export class Leader extends RoomNode {
     }
   }
 
-  /** Opens a model, surveys the phones, plans, has each phone load its stage, warms the pipeline up. */
+  /**
+   * Opens a model, surveys the phones, plans, has each phone load its stage and warms the pipeline up.
+   * The warm-up is also the first measurement of the plan as it really runs: if what it taught makes
+   * another plan clearly faster (≥ REPLAN_GAIN), the room moves to that one once (blocks already
+   * fetched come from each phone's cache).
+   */
   async loadModel(choice: ModelChoice): Promise<RoomPlan> {
     this.setStatus('opening the model…');
     const model = await openModel(choice, (line) => this.setStatus(line));
     this.model = model;
+    this.learned = NOTHING_LEARNT;
     const manifest = model.manifest;
     const phones = activePhones(this.phones);
     const shape = layerShapeOf(manifest.config);
-    let surveyed = null;
+    this.surveyed = null;
     if (shape && this.planner === 'solved') {
       this.setStatus('measuring the phones and their links…');
       const remote = phones.map((p) => p.id).filter((id) => id !== SELF);
-      surveyed = await this.survey.survey(
+      this.surveyed = await this.survey.survey(
         phones.map((p) => p.id),
         remote,
         shape,
       );
     }
+    await this.apply(await this.plan(phones));
+    if (this.planner === 'solved' && this.surveyed) {
+      const better = await this.plan(phones);
+      const current = this.roomPlan!;
+      const now = pricePlan(manifest, phones, this.surveyed, SELF, current.plan, this.learned);
+      if (
+        !samePlacement(better.plan, current.plan) &&
+        better.predictedTokenMs !== null &&
+        now.predictedTokenMs !== null &&
+        better.predictedTokenMs < now.predictedTokenMs * (1 - Leader.REPLAN_GAIN)
+      ) {
+        this.opts.log(
+          `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
+        );
+        await this.apply({ ...better, planner: `${better.planner}, re-planned after a measured run` });
+      }
+    }
+    this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
+    return this.roomPlan!;
+  }
+
+  private plan(phones: readonly PhoneInfo[]): Promise<RoomPlan> {
     this.setStatus('planning…');
-    const roomPlan = await planRoom(
-      manifest,
+    return planRoom(
+      this.model!.manifest,
       phones,
-      surveyed,
+      this.surveyed,
       SELF,
       this.planner,
       this.leaderOpts.solve,
       randomToken(4),
-      this.corrections,
+      this.learned,
     );
+  }
+
+  /** Has every phone of `roomPlan` load its stage, then warms the pipeline up (and learns from it). */
+  private async apply(roomPlan: RoomPlan): Promise<void> {
+    const model = this.model!;
+    const manifest = model.manifest;
     this.roomPlan = roomPlan;
     const plan = roomPlan.plan;
     this.driver = new PipelineDriver(manifest, plan, model.tokenizer, (id, m) => this.sendTo(id, m));
@@ -220,24 +266,55 @@ export class Leader extends RoomNode {
       return states.every((p) => p?.state === 'ready');
     });
     await this.warmUp();
-    this.setStatus(`${model.description}: ready (${roomPlan.planner})`);
-    return roomPlan;
   }
 
   /**
    * One throwaway request through the whole pipeline: the runtime's first run of a session costs
    * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
-   * user's first token.
+   * user's first token. Its later steps are the first measurement of the plan as it runs.
    */
   private async warmUp(): Promise<void> {
-    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 12 };
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 16 };
     try {
       const r = await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
-      // Its stage times are the first real measurement of each phone running its own blocks.
-      const measured = measuredStageMs({ stageTimesMs: r.stageTimesMs.slice(2) });
-      if (this.roomPlan && measured) this.roomPlan = correctedPlan(this.roomPlan, measured, this.corrections);
+      // Its first decode steps still pay one-time costs: learn from the rest.
+      this.learn({
+        ...r,
+        stepMs: r.stepMs.slice(3),
+        stageTimesMs: r.stageTimesMs.slice(3),
+        residentMs: r.residentMs.slice(3),
+      });
     } catch (e) {
       this.opts.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  /**
+   * Folds a finished generation's timings into what the room knows, and restates the plan's
+   * predictions with it. Every answer is a measurement: a phone that slows down shows here first.
+   */
+  private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>): void {
+    const rp = this.roomPlan;
+    const b = stepBreakdown(r);
+    if (!rp || !b || b.computeMs.length !== rp.stages.length) return;
+    this.learned = learnFrom(this.learned, {
+      stages: rp.stages.map((s, k) => ({
+        phoneId: s.phoneId,
+        kernelPredictedMs: s.kernelPredictedMs,
+        computeMs: b.computeMs[k]!,
+        // The leader's own stage talks to it through a loopback: its handling is no phone's hop.
+        handlingMs: b.handlingMs[k]!,
+      })),
+      outsideMs: b.outsideMs,
+      remoteHops: remoteHopsOf(rp.plan, SELF),
+      predictedLinkMs: rp.surveyLinkMs ?? 0,
+    });
+    if (this.model) {
+      const phones = activePhones(this.phones);
+      this.roomPlan = {
+        ...rp,
+        ...pricePlan(this.model.manifest, phones, this.surveyed, SELF, rp.plan, this.learned),
+      };
     }
   }
 

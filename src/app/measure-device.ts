@@ -1,9 +1,11 @@
 /**
  * A phone measures itself: the calibration kernel (core/cost) timed through the same worker and runtime
  * path its stage will use — so an emulated slowdown shows here too — at 1 thread (decode's best) and,
- * for prefill, at all its cores; plus its memory budget. Runs in throwaway workers so a loaded stage
- * is untouched.
+ * for prefill, at all its cores; then on WebGPU when there is an adapter, so each phase can run on the
+ * faster; plus its memory budget. Runs in throwaway workers so a loaded stage is untouched.
  */
+
+import { AUTO, choosePhaseBackends, type PhasePreferences } from '../core/cost/backend-choice';
 import {
   DISPATCH_CHAIN_OPS,
   dispatchChainModel,
@@ -11,7 +13,7 @@ import {
   layerKernelModel,
 } from '../core/cost/calibration-model';
 import type { StageBackend } from '../core/ports';
-import type { DeviceProfile } from '../core/protocol/messages';
+import type { ComputeBackend, DeviceProfile, WebGpuTiming } from '../core/protocol/messages';
 import type { Tensor } from '../core/tensor';
 
 const PREFILL_TOKENS = 32;
@@ -22,11 +24,23 @@ const filled = (dims: number[]): Tensor => ({
   data: new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(0.01),
 });
 
-async function timeRuns(backend: StageBackend, input: string, x: Tensor, runs: number): Promise<number> {
+/**
+ * Median time of `runs` runs after one untimed one (a session's first run pays one-time costs). Stops
+ * early once a run takes over `giveUpAboveMs`: a backend that slow has lost already.
+ */
+async function timeRuns(
+  backend: StageBackend,
+  input: string,
+  x: Tensor,
+  runs: number,
+  giveUpAboveMs = Number.POSITIVE_INFINITY,
+): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
     const r = await backend.step('calibration', 0, { [input]: x });
-    if (i > 0) times.push(r.ms); // the first run of a session pays one-time costs
+    if (i === 0) continue;
+    times.push(r.ms);
+    if (r.ms > giveUpAboveMs) break;
   }
   times.sort((a, b) => a - b);
   return times[times.length >> 1]!;
@@ -38,6 +52,7 @@ function load(
   input: string,
   output: string,
   threads: number,
+  on: ComputeBackend = 'wasm',
 ) {
   return backend.load({
     graph: model.graph,
@@ -49,7 +64,39 @@ function load(
     inputSpecs: [],
     trimLogits: false,
     threads,
+    phases: { decode: on, prefill: on },
   });
+}
+
+/** Past this, a WebGPU prefill is not timed: its decode showed it would take seconds, and lose. */
+const GPU_PREFILL_BUDGET_MS = 4000;
+
+/**
+ * The kernel on WebGPU, or why not. A software adapter (SwiftShader) can be 50× slower than WASM, so
+ * the timing gives up early rather than keep a joining phone busy for a minute.
+ */
+async function timeWebGpu(
+  backend: StageBackend,
+  shape: LayerShape,
+  wasmDecodeMs: number,
+): Promise<WebGpuTiming | { error: string }> {
+  let adapter: string;
+  let perOpMs: number;
+  try {
+    adapter = (await load(backend, { graph: dispatchChainModel(), weights: {} }, 'small', 'z', 1, 'webgpu'))
+      .adapter!;
+    perOpMs = (await timeRuns(backend, 'small', filled([1, 1, 8]), 5)) / DISPATCH_CHAIN_OPS;
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+  await load(backend, layerKernelModel(shape), 'x', 'y', 1, 'webgpu');
+  const decodeMs = await timeRuns(backend, 'x', filled([1, 1, shape.hidden]), 4, wasmDecodeMs * 4);
+  if (decodeMs * PREFILL_TOKENS > GPU_PREFILL_BUDGET_MS) {
+    const note = `prefill not timed: ${decodeMs.toFixed(0)} ms per decode token (wasm ${wasmDecodeMs.toFixed(1)})`;
+    return { adapter, decodeMs, prefillMs: null, perOpMs, note };
+  }
+  const prefillMs = await timeRuns(backend, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
+  return { adapter, decodeMs, prefillMs, perOpMs };
 }
 
 export interface MemoryBudget {
@@ -70,10 +117,18 @@ export function memoryBudget(userCapMB: number | null): MemoryBudget {
   return { bytes: 2 ** 30, source: 'default 1 GB (the browser reports no memory size)' };
 }
 
-export async function measureDevice(
-  shape: LayerShape,
-  opts: { newBackend: () => StageBackend; slowdown: number; memoryCapMB: number | null; webgpu: boolean },
-): Promise<DeviceProfile> {
+export interface MeasureOptions {
+  readonly newBackend: () => StageBackend;
+  readonly slowdown: number;
+  readonly memoryCapMB: number | null;
+  /** The browser has `navigator.gpu` (an adapter may still be missing). */
+  readonly webgpu: boolean;
+  /** The user's choice of runtime per phase (`?decode=` / `?prefill=`); 'auto': the faster measured. */
+  readonly wanted?: PhasePreferences;
+}
+
+export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Promise<DeviceProfile> {
+  const wanted = opts.wanted ?? AUTO;
   const single = opts.newBackend();
   let decodeMs: number;
   let prefillMs: number;
@@ -103,7 +158,22 @@ export async function measureDevice(
       await many.dispose();
     }
   }
+  let webgpuTiming: WebGpuTiming | undefined;
+  if (opts.webgpu) {
+    const gpu = opts.newBackend();
+    try {
+      const t = await timeWebGpu(gpu, shape, decodeMs);
+      if ('error' in t) {
+        if (wanted.decode === 'webgpu' || wanted.prefill === 'webgpu') throw new Error(t.error);
+      } else webgpuTiming = t;
+    } finally {
+      await gpu.dispose();
+    }
+  } else if (wanted.decode === 'webgpu' || wanted.prefill === 'webgpu') {
+    throw new Error('WebGPU was asked for, but this browser has no WebGPU');
+  }
   const budget = memoryBudget(opts.memoryCapMB);
+  const phases = choosePhaseBackends({ decodeMs, prefillMs }, webgpuTiming, wanted);
   return {
     shape: { ...shape },
     decodeMs,
@@ -113,6 +183,9 @@ export async function measureDevice(
     threads: 1,
     backend: backendName,
     ...multi,
+    ...(webgpuTiming ? { webgpuTiming } : {}),
+    decodeOn: phases.decode,
+    prefillOn: phases.prefill,
     memoryBudgetBytes: budget.bytes,
     memorySource: budget.source,
     webgpu: opts.webgpu,

@@ -93,7 +93,11 @@ export class PipelineDriver {
           new Promise((resolve, reject) => {
             this.pending.set(`${rid}:${step}`, {
               resolve: (m) =>
-                resolve({ logits: m.logits.data as Float32Array, stageTimesMs: m.stageTimesMs }),
+                resolve({
+                  logits: m.logits.data as Float32Array,
+                  stageTimesMs: m.stageTimesMs,
+                  residentMs: m.residentMs,
+                }),
               reject,
             });
             const sent = this.send(firstPhone, {
@@ -102,6 +106,7 @@ export class PipelineDriver {
               step,
               tensors,
               stageTimesMs: [],
+              residentMs: [],
             });
             if (!sent) this.failed('the first stage’s phone has left', rid);
           }),

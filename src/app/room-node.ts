@@ -3,8 +3,10 @@
  * directions), a registry of open links, and its StageHost. A peer that does not present the secret
  * gets `refused` and is disconnected. Leader and member build on it.
  */
+
 import { PeerNode, type SignalingServer } from '../adapters/peer/peer-node';
 import type { BlockStore } from '../core/block-store';
+import type { PhaseBackends } from '../core/cost/backend-choice';
 import type { Link, StageBackend } from '../core/ports';
 import type { DeviceCaps, DeviceProfile, LayerShapeSpec, Message } from '../core/protocol/messages';
 import { StageHost } from './stage-host';
@@ -16,6 +18,8 @@ export interface RoomNodeOptions {
   readonly caps: DeviceCaps;
   readonly backend: StageBackend;
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
+  /** The runtime of each phase until this phone is measured (then the faster measured one is used). */
+  readonly phases?: PhaseBackends;
   readonly store: BlockStore | null;
   readonly onCorrupt?: (file: string, reason: string) => void;
   readonly log: (line: string) => void;
@@ -48,6 +52,7 @@ export abstract class RoomNode {
       leader: leaderLink,
       linkTo: (id) => this.linkTo(id),
       measure: opts.measure,
+      ...(opts.phases ? { phases: opts.phases } : {}),
       store: opts.store,
       ...(opts.onCorrupt ? { onCorrupt: opts.onCorrupt } : {}),
       log: opts.log,

@@ -1,15 +1,18 @@
 /**
  * Turns what the leader knows — the manifest, each phone's calibration and memory, each link's RTT and
- * throughput — into a placement problem, has it solved, and turns the answer into the room's Plan with
- * the predictions the plan view shows. The even split stays available for comparison (benchmarks, and
- * models whose layer shape is unknown).
+ * throughput, and what earlier runs taught (core/room/learned-costs.ts) — into a placement problem, has
+ * it solved, and turns the answer into the room's Plan with the predictions the plan view shows. Any
+ * plan, solved or an even split, is priced by the same cost model, so plans can be compared.
  */
+import { calibrationOf } from '../core/cost/backend-choice';
 import { layerShapeOf } from '../core/cost/calibration-model';
-import { type Calibration, predictBlockMs, ratesOf } from '../core/cost/cost-model';
+import { predictBlockMs, ratesOf } from '../core/cost/cost-model';
 import type { Manifest } from '../core/graph/manifest';
+import { buildCostTables, costOfPlan } from '../core/placement/cost-model';
 import { blockCostsOf, crossingBytesPerToken } from '../core/placement/from-manifest';
 import type { LinkProfile, PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { DeviceProfile, PhoneInfo } from '../core/protocol/messages';
+import { type LearnedCosts, NOTHING_LEARNT } from '../core/room/learned-costs';
 import { evenSplitByBlocks, type Plan } from '../core/room/plan';
 import type { SurveyResult } from './room-survey';
 
@@ -19,17 +22,27 @@ export interface PlannedStage {
   readonly phoneId: string;
   readonly firstBlock: number;
   readonly lastBlock: number;
-  /** Predicted decode time of this stage (ms per token), when the phone was measured. */
+  /** Predicted run time of this stage per decode token (what the phone's worker measures), with what
+   *  runs taught; null when the phone was not measured. */
   readonly predictedMs: number | null;
-  /** The same from the calibration kernel alone, before any stage was timed (kept for reporting). */
-  readonly kernelPredictedMs?: number | null;
+  /** The same from the calibration kernel alone. */
+  readonly kernelPredictedMs: number | null;
+  /** Predicted handling around each step on this phone (worker hand-off, framing). */
+  readonly handlingMs: number | null;
 }
 
 export interface RoomPlan {
   readonly plan: Plan;
   readonly stages: readonly PlannedStage[];
   readonly planner: string;
+  /** One decode token through the chain: stages, handling and links. */
+  readonly predictedTokenMs: number | null;
   readonly predictedTokensPerSecond: number | null;
+  /** The links' share of predictedTokenMs, and the same from the survey alone (nothing learnt). */
+  readonly predictedLinkMs: number | null;
+  readonly surveyLinkMs: number | null;
+  /** Hops between different phones per token (the leader's own stage talks to it for free). */
+  readonly remoteHops: number;
   readonly leftOut: readonly { readonly phoneId: string; readonly reason: string }[];
   readonly solveMs: number | null;
 }
@@ -40,78 +53,46 @@ export function planContext(manifest: Manifest): number {
   return Math.min(typeof max === 'number' ? max : 2048, 2048);
 }
 
-export function calibrationOf(p: DeviceProfile): Calibration {
-  return {
-    shape: p.shape,
-    threads: p.threads,
-    backend: p.backend,
-    decodeMs: p.decodeMs,
-    prefillMs: p.prefillMs,
-    prefillTokens: p.prefillTokens,
-    perOpMs: p.perOpMs,
-  };
-}
+/** The context at which decode time is predicted: a typical answer's, not the worst case. */
+const typicalContext = (manifest: Manifest) => Math.min(256, planContext(manifest));
 
-/**
- * Predicted ms per block on a measured phone, at a typical decode context. `correction` (measured ÷
- * kernel-predicted stage time, from a stage this phone ran) folds real step times into the prediction.
- */
-export function blockTimes(
-  manifest: Manifest,
-  profile: DeviceProfile,
-  context: number,
-  correction = 1,
-): number[] {
+/** Kernel-predicted ms per block on a measured phone, at a typical decode context. */
+export function blockTimes(manifest: Manifest, profile: DeviceProfile, context: number): number[] {
   const rates = ratesOf(calibrationOf(profile));
-  return manifest.blocks.map((b) => predictBlockMs(b, rates, context) * correction);
+  return manifest.blocks.map((b) => predictBlockMs(b, rates, context));
 }
 
+/** Handling around one stage step before any run measured it (worker hand-off and framing, ≈0.5 ms). */
+const DEFAULT_HANDLING_MS = 0.5;
 /**
- * After a run: each stage's measured time against its kernel prediction gives that phone a correction
- * factor; the plan's predictions are restated with it (and later plans use it). Returns the new plan.
+ * What a hop between phones costs beyond RTT/2 and transfer before any run measured it. The survey's
+ * pings run back to back on busy threads; a real hop wakes an idle page and its worker (measured here:
+ * 1–3 ms per hop). Runs replace this with the room's own figure.
  */
-export function correctedPlan(
-  rp: RoomPlan,
-  measuredMs: readonly number[],
-  corrections: Map<string, number>,
-): RoomPlan {
-  const stages = rp.stages.map((s, k) => {
-    const kernel = s.kernelPredictedMs ?? s.predictedMs;
-    const measured = measuredMs[k];
-    if (kernel === null || kernel === undefined || measured === undefined || !(measured > 0)) return s;
-    const factor = Math.max(0.1, Math.min(10, measured / kernel));
-    corrections.set(s.phoneId, factor);
-    return { ...s, kernelPredictedMs: kernel, predictedMs: kernel * factor };
-  });
-  const total = stages.every((s) => s.predictedMs !== null)
-    ? stages.reduce((a, s) => a + s.predictedMs!, 0)
-    : null;
-  return { ...rp, stages, predictedTokensPerSecond: total ? 1000 / total : rp.predictedTokensPerSecond };
-}
-
-/** Fixed cost of one stage step beyond its blocks: worker hand-off and message handling (measured ≈ 0.5 ms). */
-const STAGE_STEP_MS = 0.5;
+const DEFAULT_HOP_EXTRA_MS = 1;
 
 export function placementProblem(
   manifest: Manifest,
   phones: readonly PhoneInfo[],
   survey: SurveyResult,
   leaderId: string,
-  corrections: ReadonlyMap<string, number> = new Map(),
+  learned: LearnedCosts = NOTHING_LEARNT,
+  hopExtraMs: number = learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS,
 ): PlacementProblem {
   const context = planContext(manifest);
-  const typicalContext = Math.min(256, context);
   const crossing = crossingBytesPerToken(manifest, { contextLength: 1 });
   const devices = phones.map((p) => {
     const profile = survey.profiles.get(p.id)!;
-    const msPerBlock = blockTimes(manifest, profile, typicalContext, corrections.get(p.id) ?? 1);
+    const factor = learned.computeFactor.get(p.id) ?? 1;
     return {
       id: p.id,
       name: p.name,
       msPerGflop: 0,
-      msPerBlock,
-      fixedStepMs: STAGE_STEP_MS,
-      memoryBudgetBytes: profile.memoryBudgetBytes,
+      msPerBlock: blockTimes(manifest, profile, typicalContext(manifest)).map((ms) => ms * factor),
+      fixedStepMs: learned.handlingMs.get(p.id) ?? DEFAULT_HANDLING_MS,
+      // A phone that prefills on one runtime and decodes on another holds its weights twice.
+      memoryBudgetBytes:
+        profile.decodeOn === profile.prefillOn ? profile.memoryBudgetBytes : profile.memoryBudgetBytes / 2,
     };
   });
   const access = (id: string) =>
@@ -129,7 +110,7 @@ export function placementProblem(
       links.push({
         from: a.id,
         to: b.id,
-        latencyMs: Math.max(x.rttMs, y.rttMs) / 2,
+        latencyMs: Math.max(x.rttMs, y.rttMs) / 2 + hopExtraMs,
         bytesPerMs: Math.min(x.bytesPerMs, y.bytesPerMs),
       });
     }
@@ -141,10 +122,68 @@ export function placementProblem(
     outputBytes: crossing.outputBytes,
     devices,
     links,
-    defaultLink: { latencyMs: 1, bytesPerMs: 10_000 },
+    defaultLink: { latencyMs: 1 + hopExtraMs, bytesPerMs: 10_000 },
     leaderId,
     contextLength: context,
     objective: 'latency',
+  };
+}
+
+/** Hops between different phones per token: leader → first stage, stage → stage, last stage → leader. */
+export function remoteHopsOf(plan: Plan, leaderId: string): number {
+  const chain = [leaderId, ...plan.stages.map((s) => s.phoneId), leaderId];
+  return chain.slice(1).filter((id, i) => id !== chain[i]).length;
+}
+
+/** Prices `plan` with the cost model (what is learnt included): per-stage times, links, the token. */
+export function pricePlan(
+  manifest: Manifest,
+  phones: readonly PhoneInfo[],
+  survey: SurveyResult | null,
+  leaderId: string,
+  plan: Plan,
+  learned: LearnedCosts = NOTHING_LEARNT,
+): Omit<RoomPlan, 'plan' | 'planner' | 'leftOut' | 'solveMs'> {
+  const remoteHops = remoteHopsOf(plan, leaderId);
+  const unpriced = {
+    stages: plan.stages.map((s) => ({
+      ...s,
+      predictedMs: null,
+      kernelPredictedMs: null,
+      handlingMs: null,
+    })),
+    predictedTokenMs: null,
+    predictedTokensPerSecond: null,
+    predictedLinkMs: null,
+    surveyLinkMs: null,
+    remoteHops,
+  };
+  if (!survey || !plan.stages.every((s) => survey.profiles.has(s.phoneId))) return unpriced;
+  const inPlan = phones.filter((p) => plan.stages.some((s) => s.phoneId === p.id));
+  const costOf = (problem: PlacementProblem) =>
+    costOfPlan(
+      problem,
+      buildCostTables(problem),
+      plan.stages.map((s) => ({ deviceId: s.phoneId, firstBlock: s.firstBlock, lastBlock: s.lastBlock })),
+    );
+  const learnt = costOf(placementProblem(manifest, inPlan, survey, leaderId, learned));
+  const kernel = costOf(placementProblem(manifest, inPlan, survey, leaderId, NOTHING_LEARNT));
+  const surveyOnly = costOf(placementProblem(manifest, inPlan, survey, leaderId, learned, 0));
+  if (!learnt || !kernel || !surveyOnly) return unpriced;
+  const handling = (id: string) => learned.handlingMs.get(id) ?? DEFAULT_HANDLING_MS;
+  const links = (c: NonNullable<typeof learnt>) => c.inputMs + c.stages.reduce((a, s) => a + s.sendMs, 0);
+  return {
+    stages: plan.stages.map((s, k) => ({
+      ...s,
+      predictedMs: learnt.stages[k]!.computeMs - handling(s.phoneId),
+      kernelPredictedMs: kernel.stages[k]!.computeMs - DEFAULT_HANDLING_MS,
+      handlingMs: handling(s.phoneId),
+    })),
+    predictedTokenMs: learnt.tokenMs,
+    predictedTokensPerSecond: 1000 / learnt.tokenMs,
+    predictedLinkMs: links(learnt),
+    surveyLinkMs: links(surveyOnly),
+    remoteHops,
   };
 }
 
@@ -156,42 +195,23 @@ export async function planRoom(
   planner: Planner,
   solve: (problem: PlacementProblem) => Promise<PlacementResult>,
   planId: string,
-  corrections: ReadonlyMap<string, number> = new Map(),
+  learned: LearnedCosts = NOTHING_LEARNT,
 ): Promise<RoomPlan> {
-  const context = Math.min(256, planContext(manifest));
-  const predicted = (phoneId: string, first: number, last: number) => {
-    const profile = survey?.profiles.get(phoneId);
-    if (!profile) return null;
-    const factor = corrections.get(phoneId) ?? 1;
-    return (
-      blockTimes(manifest, profile, context, factor)
-        .slice(first, last + 1)
-        .reduce((a, b) => a + b, 0) + STAGE_STEP_MS
-    );
-  };
   if (planner === 'even' || !survey || !layerShapeOf(manifest.config)) {
     const plan = evenSplitByBlocks(
       manifest,
       phones.map((p) => p.id),
       planId,
     );
-    const stages = plan.stages.map((s) => ({
-      ...s,
-      predictedMs: predicted(s.phoneId, s.firstBlock, s.lastBlock),
-    }));
-    const total = stages.every((s) => s.predictedMs !== null)
-      ? stages.reduce((a, s) => a + s.predictedMs!, 0)
-      : null;
     return {
       plan,
-      stages,
+      ...pricePlan(manifest, phones, survey, leaderId, plan, learned),
       planner: survey ? 'even split by blocks' : 'even split by blocks (phones not measured)',
-      predictedTokensPerSecond: total ? 1000 / total : null,
       leftOut: [],
       solveMs: null,
     };
   }
-  const result = await solve(placementProblem(manifest, phones, survey, leaderId, corrections));
+  const result = await solve(placementProblem(manifest, phones, survey, leaderId, learned));
   if (result.kind === 'infeasible') throw new Error(result.message);
   const plan: Plan = {
     id: planId,
@@ -203,15 +223,20 @@ export async function planRoom(
   };
   return {
     plan,
-    stages: result.stages.map((s) => ({
-      phoneId: s.deviceId,
-      firstBlock: s.firstBlock,
-      lastBlock: s.lastBlock,
-      predictedMs: s.computeMs,
-    })),
+    ...pricePlan(manifest, phones, survey, leaderId, plan, learned),
     planner: `${result.engine === 'milp' ? 'HiGHS MILP' : 'exact DP'}${result.proven ? ', optimal' : ', time limit'} in ${result.solveMs.toFixed(0)} ms`,
-    predictedTokensPerSecond: result.predictedTokensPerSecond,
     leftOut: result.leftOut.map((l) => ({ phoneId: l.deviceId, reason: l.detail })),
     solveMs: result.solveMs,
   };
+}
+
+/** Whether two plans put the same blocks on the same phones in the same order. */
+export function samePlacement(a: Plan, b: Plan): boolean {
+  return (
+    a.stages.length === b.stages.length &&
+    a.stages.every((s, k) => {
+      const t = b.stages[k]!;
+      return s.phoneId === t.phoneId && s.firstBlock === t.firstBlock && s.lastBlock === t.lastBlock;
+    })
+  );
 }

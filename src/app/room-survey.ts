@@ -21,7 +21,10 @@ const PROBE_BYTES = 256 * 1024;
 
 export class RoomSurvey {
   private readonly profiles = new Map<string, { key: string; profile: DeviceProfile }>();
-  private readonly waiting = new Map<string, (p: DeviceProfile) => void>();
+  private readonly waiting = new Map<
+    string,
+    { resolve: (p: DeviceProfile) => void; reject: (e: Error) => void }
+  >();
 
   constructor(
     private readonly send: (phoneId: string, m: Message) => void,
@@ -31,7 +34,13 @@ export class RoomSurvey {
   /** Call for every `profile` message. */
   received(phoneId: string, profile: DeviceProfile): void {
     this.profiles.set(phoneId, { key: shapeKey(profile.shape), profile });
-    this.waiting.get(phoneId)?.(profile);
+    this.waiting.get(phoneId)?.resolve(profile);
+    this.waiting.delete(phoneId);
+  }
+
+  /** A phone reported that it could not measure itself: the survey fails with its reason. */
+  failed(phoneId: string, reason: string): void {
+    this.waiting.get(phoneId)?.reject(new Error(reason));
     this.waiting.delete(phoneId);
   }
 
@@ -67,9 +76,15 @@ export class RoomSurvey {
           () => reject(new Error(`phone ${id} did not report its measurements`)),
           timeoutMs,
         );
-        this.waiting.set(id, (p) => {
-          clearTimeout(timer);
-          resolve(p);
+        this.waiting.set(id, {
+          resolve: (p) => {
+            clearTimeout(timer);
+            resolve(p);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
         });
       });
       this.send(id, { kind: 'measure', shape });

@@ -6,6 +6,7 @@
  */
 
 import type { BlockStore } from '../core/block-store';
+import type { PhaseBackends } from '../core/cost/backend-choice';
 import { mergeStage } from '../core/graph/merge-stage';
 import type { Link, StageBackend } from '../core/ports';
 import type {
@@ -38,6 +39,8 @@ export interface StageHostDeps {
   readonly linkTo: (peerId: string) => Promise<Link>;
   /** Times this phone on the calibration kernel (app/measure-device.ts). */
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
+  /** The runtime of each phase until a measurement picks the faster (default: wasm for both). */
+  readonly phases?: PhaseBackends;
   /** The block cache (IndexedDB in the browser); null: always download. */
   readonly store: BlockStore | null;
   /** Told when a cached block turned out corrupt (it was discarded and downloaded again). */
@@ -56,8 +59,11 @@ export class StageHost {
   /** Requests with a live KV cache here: the phone shows busy while there is one. */
   private readonly active = new Set<string>();
   state: PhoneState = 'joining';
+  private phases: PhaseBackends;
 
-  constructor(private readonly deps: StageHostDeps) {}
+  constructor(private readonly deps: StageHostDeps) {
+    this.phases = deps.phases ?? { decode: 'wasm', prefill: 'wasm' };
+  }
 
   private report(state: PhoneState, extra: Omit<MessageOf<'state'>, 'kind' | 'state'> = {}): void {
     this.state = state;
@@ -93,10 +99,11 @@ export class StageHost {
     this.report('measuring', { detail: 'timing the calibration kernel' });
     try {
       const profile = await this.deps.measure(shape);
+      // The next stage this phone loads runs each phase where it measured faster.
+      this.phases = { decode: profile.decodeOn, prefill: profile.prefillOn };
       this.deps.leader.send({ kind: 'profile', profile });
-      const ms = profile.decodeMs.toFixed(1);
       this.report(before === 'joining' ? 'idle' : before, {
-        detail: `kernel ${ms} ms/token on ${profile.backend}`,
+        detail: `measured: decode on ${profile.decodeOn}, prefill on ${profile.prefillOn}`,
       });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -154,6 +161,7 @@ export class StageHost {
         cacheOutputs: stage.cacheOutputs,
         inputSpecs: manifest.inputs,
         trimLogits: a.nextPeer === null,
+        phases: this.phases,
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
       const ms = performance.now() - t0;
@@ -179,6 +187,7 @@ export class StageHost {
   }
 
   private async step(m: MessageOf<'activations'>): Promise<void> {
+    const arrived = performance.now();
     const a = this.assignment;
     try {
       await this.loading;
@@ -198,11 +207,27 @@ export class StageHost {
           if (!t) throw new Error(`stage ${a.stageIndex} has no tensor ${name} to send on`);
           tensors[name] = t;
         }
-        this.next.send({ kind: 'activations', requestId: m.requestId, step: m.step, tensors, stageTimesMs });
+        const residentMs = [...m.residentMs, performance.now() - arrived];
+        this.next.send({
+          kind: 'activations',
+          requestId: m.requestId,
+          step: m.step,
+          tensors,
+          stageTimesMs,
+          residentMs,
+        });
       } else {
         const logits = result.outputs.logits;
         if (!logits) throw new Error('the last stage produced no logits');
-        this.deps.leader.send({ kind: 'logits', requestId: m.requestId, step: m.step, logits, stageTimesMs });
+        const residentMs = [...m.residentMs, performance.now() - arrived];
+        this.deps.leader.send({
+          kind: 'logits',
+          requestId: m.requestId,
+          step: m.step,
+          logits,
+          stageTimesMs,
+          residentMs,
+        });
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

@@ -2,6 +2,7 @@
  * The interfaces the core needs from the outside world. Adapters implement them; the core never imports
  * a runtime, network or storage library itself.
  */
+import type { PhaseBackends } from './cost/backend-choice';
 import type { IOSpec } from './graph/manifest';
 import type { Message } from './protocol/messages';
 import type { NamedTensors } from './tensor';
@@ -33,6 +34,12 @@ export interface StageLoadRequest {
   /** For the last stage: return only the last position's logits row, as `logits` of dims [V]. */
   readonly trimLogits: boolean;
   readonly threads?: number;
+  /**
+   * The runtime for each phase. When they differ the stage holds two sessions (twice the weights) and
+   * the KV cache, kept in CPU memory, passes from the prefill session to the decode one. Absent: the
+   * backend's default. Asking for WebGPU where there is no adapter is an error, not a silent fallback.
+   */
+  readonly phases?: PhaseBackends;
 }
 
 export interface StageStepResult {
@@ -47,7 +54,10 @@ export interface StageStepResult {
  * sides implement this one interface, so callers don't care which they talk to.
  */
 export interface StageBackend {
-  load(req: StageLoadRequest): Promise<{ readonly backend: string; readonly loadMs: number }>;
+  /** `backend` names the runtime(s) in use; `adapter`, the WebGPU adapter when one is used. */
+  load(
+    req: StageLoadRequest,
+  ): Promise<{ readonly backend: string; readonly loadMs: number; readonly adapter?: string }>;
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
   release(requestId: string): Promise<void>;
   dispose(): Promise<void>;

@@ -2,6 +2,7 @@
  * All of the page's async state lives here, not in elements: creating or joining a room, loading a
  * model, generating. Elements render `host` state and call these methods.
  */
+
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { PlacementClient } from '../adapters/highs/placement-client';
 import type { SignalingServer } from '../adapters/peer/peer-node';
@@ -12,6 +13,7 @@ import { measureDevice } from '../app/measure-device';
 import { Member } from '../app/member';
 import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
+import type { BackendPreference, PhasePreferences } from '../core/cost/backend-choice';
 import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import { measuredStageMs } from '../core/room/stage-times';
 import { WorkerStageBackend } from '../worker/inference-client';
@@ -46,15 +48,26 @@ function deviceCaps(): DeviceCaps {
 
 /**
  * Per-phone settings from the page URL (before the #): `?memory=<MB>` caps what this phone offers;
- * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it).
+ * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it);
+ * `?decode=` and `?prefill=` (wasm | webgpu | auto) pick the runtime of each phase instead of the
+ * faster measured one.
  */
-function deviceSettings(): { slowdown: number; memoryCapMB: number | null } {
+function deviceSettings(): {
+  slowdown: number;
+  memoryCapMB: number | null;
+  wanted: PhasePreferences;
+} {
   const q = new URLSearchParams(location.search);
   const slowdown = Number(q.get('slowdown') ?? 1);
   const memory = Number(q.get('memory') ?? 0);
+  const pref = (key: string): BackendPreference => {
+    const v = q.get(key);
+    return v === 'wasm' || v === 'webgpu' ? v : 'auto';
+  };
   return {
     slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
     memoryCapMB: memory > 0 ? memory : null,
+    wanted: { decode: pref('decode'), prefill: pref('prefill') },
   };
 }
 
@@ -127,8 +140,9 @@ export class RoomController implements ReactiveController {
   }
 
   private common() {
-    const { slowdown, memoryCapMB } = deviceSettings();
+    const { slowdown, memoryCapMB, wanted } = deviceSettings();
     const caps = deviceCaps();
+    const unmeasured = (p: BackendPreference) => (p === 'auto' ? 'wasm' : p);
     return {
       server: signalingServer(),
       caps,
@@ -139,7 +153,9 @@ export class RoomController implements ReactiveController {
           slowdown,
           memoryCapMB,
           webgpu: caps.webgpu,
+          wanted,
         }),
+      phases: { decode: unmeasured(wanted.decode), prefill: unmeasured(wanted.prefill) },
       log: this.note,
       store: this.store,
       onCorrupt: (file: string, reason: string) => {

@@ -72,7 +72,9 @@ export class WorkerStageBackend implements StageBackend {
     };
   }
 
-  async load(req: StageLoadRequest): Promise<{ readonly backend: string; readonly loadMs: number }> {
+  async load(
+    req: StageLoadRequest,
+  ): Promise<{ readonly backend: string; readonly loadMs: number; readonly adapter?: string }> {
     const transfer = new Set<ArrayBuffer>();
     const weights: Record<string, Uint8Array> = {};
     for (const [name, bytes] of Object.entries(req.weights)) weights[name] = this.pack(bytes, transfer);
@@ -83,7 +85,11 @@ export class WorkerStageBackend implements StageBackend {
       (id) => ({ kind: 'load', id, req: { ...req, graph, weights }, runtime: this.runtime }),
       transfer,
     );
-    return { backend: reply.backend, loadMs: reply.loadMs };
+    return {
+      backend: reply.backend,
+      loadMs: reply.loadMs,
+      ...(reply.adapter !== undefined ? { adapter: reply.adapter } : {}),
+    };
   }
 
   async step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult> {

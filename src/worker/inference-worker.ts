@@ -5,9 +5,9 @@
  *
  * A failure of any call is answered with `failed` and the worker stays up for the next call.
  */
-import { configureOrt, createWebSession, hasWebGpuAdapter } from '../adapters/ort/web';
+import { configureOrt, createWebSession, webGpuAdapter } from '../adapters/ort/web';
 import { lastLogitsRow, StageRunner } from '../core/pipeline/stage-runner';
-import type { StageLoadRequest } from '../core/ports';
+import type { ModelSession, StageLoadRequest } from '../core/ports';
 import type { NamedTensors } from '../core/tensor';
 import {
   type ExecutionProviderName,
@@ -56,10 +56,35 @@ function checkNames(what: string, wanted: readonly string[], has: readonly strin
   if (missing.length > 0) throw new Error(`the stage graph has no ${what} ${missing.join(', ')}`);
 }
 
+/** The execution providers of each phase: the request's explicit choice, else the runtime's default list. */
+async function phaseProviders(
+  req: StageLoadRequest,
+  runtime: RuntimeOptions,
+): Promise<{
+  decode: ExecutionProviderName[];
+  prefill: ExecutionProviderName[] | null;
+  adapter: string | null;
+}> {
+  const wantsGpu =
+    req.phases?.decode === 'webgpu' ||
+    req.phases?.prefill === 'webgpu' ||
+    (!req.phases && runtime.executionProviders.includes('webgpu'));
+  const adapter = wantsGpu ? await webGpuAdapter() : null;
+  if (req.phases) {
+    if (wantsGpu && !adapter)
+      throw new Error('WebGPU was asked for, but this browser gives no WebGPU adapter (use wasm)');
+    const { decode, prefill } = req.phases;
+    return { decode: [decode], prefill: prefill === decode ? null : [prefill], adapter };
+  }
+  // A default list falls back along itself: 'webgpu' is dropped when there is no adapter.
+  const eps = runtime.executionProviders.filter((e) => e !== 'webgpu' || adapter);
+  return { decode: eps.length > 0 ? eps : ['wasm'], prefill: null, adapter };
+}
+
 async function load(
   req: StageLoadRequest,
   runtime: RuntimeOptions,
-): Promise<{ backend: string; loadMs: number }> {
+): Promise<{ backend: string; loadMs: number; adapter?: string }> {
   const t0 = performance.now();
   if (stage) {
     // A new assignment replaces the old stage; free its wasm memory before allocating the new one.
@@ -69,22 +94,36 @@ async function load(
   }
   slowdown = Math.max(1, runtime.slowdown ?? 1);
   const applied = configureOrt({ wasmPaths: runtime.wasmPaths, threads: req.threads ?? 1 });
-  let eps: ExecutionProviderName[] = [...runtime.executionProviders];
-  if (eps.includes('webgpu') && !(await hasWebGpuAdapter())) eps = eps.filter((e) => e !== 'webgpu');
-  if (eps.length === 0) eps = ['wasm'];
-  const session = await createWebSession(req.graph, req.weights, { executionProviders: eps });
+  const eps = await phaseProviders(req, runtime);
+  const sessions: ModelSession[] = [];
   try {
-    checkNames('input', req.inputs, session.inputNames);
-    checkNames('output', req.outputs, session.outputNames);
+    sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: eps.decode }));
+    if (eps.prefill)
+      sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: eps.prefill }));
+    for (const session of sessions) {
+      checkNames('input', req.inputs, session.inputNames);
+      checkNames('output', req.outputs, session.outputNames);
+    }
   } catch (e) {
-    await session.release();
+    await Promise.all(sessions.map((s) => s.release()));
     throw e;
   }
   const specs = new Map(req.inputSpecs.map((s) => [s.name, s]));
-  stage = { runner: new StageRunner(session, req, specs), trimLogits: req.trimLogits };
-  const backend =
-    eps[0] === 'webgpu' ? 'webgpu' : `wasm (${applied.threads} thread${applied.threads === 1 ? '' : 's'})`;
-  return { backend, loadMs: performance.now() - t0 };
+  stage = {
+    runner: new StageRunner(sessions[0]!, req, specs, sessions[1]),
+    trimLogits: req.trimLogits,
+  };
+  const name = (ep: ExecutionProviderName) =>
+    ep === 'webgpu' ? 'webgpu' : `wasm (${applied.threads} thread${applied.threads === 1 ? '' : 's'})`;
+  const backend = eps.prefill
+    ? `decode on ${name(eps.decode[0]!)}, prefill on ${name(eps.prefill[0]!)}`
+    : name(eps.decode[0]!);
+  const usesGpu = [...eps.decode.slice(0, 1), ...(eps.prefill ?? [])].includes('webgpu');
+  return {
+    backend,
+    loadMs: performance.now() - t0,
+    ...(usesGpu && eps.adapter ? { adapter: eps.adapter } : {}),
+  };
 }
 
 async function step(
@@ -110,8 +149,7 @@ async function step(
 async function handle(msg: ToWorker): Promise<FromWorker> {
   switch (msg.kind) {
     case 'load': {
-      const { backend, loadMs } = await load(msg.req, msg.runtime);
-      return { kind: 'loaded', id: msg.id, backend, loadMs };
+      return { kind: 'loaded', id: msg.id, ...(await load(msg.req, msg.runtime)) };
     }
     case 'step': {
       const { outputs, ms } = await step(msg.requestId, msg.step, msg.tensors);

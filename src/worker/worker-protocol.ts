@@ -39,7 +39,13 @@ export type ToWorker =
   | { readonly kind: 'dispose'; readonly id: number };
 
 export type FromWorker =
-  | { readonly kind: 'loaded'; readonly id: number; readonly backend: string; readonly loadMs: number }
+  | {
+      readonly kind: 'loaded';
+      readonly id: number;
+      readonly backend: string;
+      readonly loadMs: number;
+      readonly adapter?: string;
+    }
   | { readonly kind: 'stepped'; readonly id: number; readonly outputs: NamedTensors; readonly ms: number }
   | { readonly kind: 'done'; readonly id: number }
   | { readonly kind: 'failed'; readonly id: number; readonly message: string };

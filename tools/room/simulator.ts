@@ -64,6 +64,13 @@ export interface RoomOptions {
   readonly memoryMB?: readonly number[];
   /** Emulated download rate of each phone's HTTP fetches (its Wi-Fi), in Mbit/s; unlimited when absent. */
   readonly downloadMbps?: number;
+  /**
+   * Give the phones WebGPU: Chromium's software adapter (SwiftShader) — correct, but far slower than
+   * WASM, so good for testing the WebGPU path, never for speed.
+   */
+  readonly webgpu?: boolean;
+  /** Per phone: extra page URL settings, e.g. `{ prefill: 'webgpu' }` (see room-controller.ts). */
+  readonly settings?: readonly (Readonly<Record<string, string>> | undefined)[];
 }
 
 export class SimulatedRoom {
@@ -89,7 +96,8 @@ export class SimulatedRoom {
       models: [...opts.models],
       log: () => {},
     });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const args = opts.webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS;
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args });
     try {
       const contexts: BrowserContext[] = [];
       for (let i = 0; i < opts.devices; i++) contexts.push(await browser.newContext());
@@ -136,6 +144,7 @@ export class SimulatedRoom {
       if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1)
         q.set('slowdown', String(this.opts.slowdowns[i]));
       if (this.opts.memoryMB?.[i]) q.set('memory', String(this.opts.memoryMB[i]));
+      for (const [k, v] of Object.entries(this.opts.settings?.[i] ?? {})) q.set(k, v);
       return q.size ? `?${q}` : '';
     };
     const leader = this.pages[0]!;

@@ -49,18 +49,28 @@ export function ortConfig(): AppliedOrtConfig | null {
 }
 
 interface GpuLike {
-  requestAdapter(): Promise<unknown>;
+  requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string } } | null>;
 }
 
-/** True when WebGPU gives an adapter here (headless Chromium has `navigator.gpu` but often no adapter). */
-export async function hasWebGpuAdapter(): Promise<boolean> {
+/**
+ * The WebGPU adapter here, as "vendor architecture", or null when there is none (headless Chromium has
+ * `navigator.gpu` but no adapter unless started with --enable-unsafe-webgpu; then a software one).
+ */
+export async function webGpuAdapter(): Promise<string | null> {
   const gpu = (globalThis.navigator as { gpu?: GpuLike } | undefined)?.gpu;
-  if (!gpu) return false;
+  if (!gpu) return null;
   try {
-    return (await gpu.requestAdapter()) != null;
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const name = [adapter.info?.vendor, adapter.info?.architecture].filter(Boolean).join(' ');
+    return name || 'unnamed adapter';
   } catch {
-    return false;
+    return null;
   }
+}
+
+export async function hasWebGpuAdapter(): Promise<boolean> {
+  return (await webGpuAdapter()) !== null;
 }
 
 function toOrt(t: Tensor): ort.Tensor {

@@ -12,6 +12,8 @@ export interface StepOutcome {
   readonly logits: Float32Array;
   /** Time each stage spent on this step, in pipeline order. */
   readonly stageTimesMs: readonly number[];
+  /** Time each stage's phone held this step, arrival to sending on (absent where stages are local). */
+  readonly residentMs?: readonly number[];
 }
 
 export type RunStep = (requestId: string, step: number, inputs: NamedTensors) => Promise<StepOutcome>;
@@ -33,6 +35,7 @@ export interface GenerationResult {
   /** Wall time of each step (prefill first), in ms. */
   readonly stepMs: number[];
   readonly stageTimesMs: (readonly number[])[];
+  readonly residentMs: (readonly number[])[];
 }
 
 export async function generate(req: GenerationRequest, runStep: RunStep): Promise<GenerationResult> {
@@ -42,24 +45,27 @@ export async function generate(req: GenerationRequest, runStep: RunStep): Promis
   const generatedIds: number[] = [];
   const stepMs: number[] = [];
   const stageTimesMs: (readonly number[])[] = [];
+  const residentMs: (readonly number[])[] = [];
   const history = [...req.promptIds];
   let ids: readonly number[] = req.promptIds;
   let past = 0;
   for (let step = 0; generatedIds.length < req.params.maxNewTokens; step++) {
-    if (req.signal?.aborted) return { generatedIds, stoppedBy: 'aborted', stepMs, stageTimesMs };
+    if (req.signal?.aborted) return { generatedIds, stoppedBy: 'aborted', stepMs, stageTimesMs, residentMs };
     const t0 = performance.now();
     const out = await runStep(req.requestId, step, stepInputs(req.inputSpecs, ids, past));
     stepMs.push(performance.now() - t0);
     stageTimesMs.push(out.stageTimesMs);
+    residentMs.push(out.residentMs ?? []);
     past += ids.length;
     const next = sampleToken(out.logits, req.params, history, rng);
-    if (req.stopIds.has(next)) return { generatedIds, stoppedBy: 'stop-token', stepMs, stageTimesMs };
+    if (req.stopIds.has(next))
+      return { generatedIds, stoppedBy: 'stop-token', stepMs, stageTimesMs, residentMs };
     generatedIds.push(next);
     history.push(next);
     req.onToken?.(next, generatedIds.length - 1);
     ids = [next];
   }
-  return { generatedIds, stoppedBy: 'max-tokens', stepMs, stageTimesMs };
+  return { generatedIds, stoppedBy: 'max-tokens', stepMs, stageTimesMs, residentMs };
 }
 
 /** Stop ids from the model's configs: eos (one or several) and, for llama2.c-style models, BOS. */

@@ -21,10 +21,16 @@ export class StageRunner {
   private readonly caches = new Map<string, NamedTensors>();
   private readonly fetch: string[];
 
+  /**
+   * `prefillSession`, when given, runs every request's step 0 (the prompt) and `session` the one-token
+   * steps after it: the same graph on another runtime (e.g. WebGPU for prefill, WASM for decode). Both
+   * take and give CPU tensors, so the KV cache passes from one to the other as it is.
+   */
   constructor(
     private readonly session: ModelSession,
     readonly spec: StageSpec,
     private readonly cacheSpecs: ReadonlyMap<string, IOSpec>,
+    private readonly prefillSession?: ModelSession,
   ) {
     this.pairs = pairCacheTensors(spec.cacheInputs, spec.cacheOutputs);
     this.fetch = [...spec.outputs];
@@ -47,7 +53,8 @@ export class StageRunner {
       feeds[name] = t;
     }
     for (const [past] of this.pairs) feeds[past] = cache?.[past] ?? emptyCache(this.cacheSpecs.get(past)!);
-    const out = await this.session.run(feeds, this.fetch);
+    const session = step === 0 && this.prefillSession ? this.prefillSession : this.session;
+    const out = await session.run(feeds, this.fetch);
     const next: NamedTensors = {};
     for (const [past, present] of this.pairs) next[past] = out[present]!;
     this.caches.set(requestId, next);
@@ -71,9 +78,9 @@ export class StageRunner {
     return this.caches.size;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     this.caches.clear();
-    return this.session.release();
+    await Promise.all([this.session.release(), this.prefillSession?.release()]);
   }
 }
 

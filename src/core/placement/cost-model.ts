@@ -222,3 +222,23 @@ export function evaluateChain(t: CostTables, chain: Chain): ChainCost {
     })),
   };
 }
+
+/**
+ * The cost of a given plan (stages by device id, in chain order) under a problem's cost model, or null
+ * when a stage's device is not in the problem. Memory is not checked: this prices plans already made
+ * (an even split, the plan in use) so they can be compared with a new solution on the same terms.
+ */
+export function costOfPlan(
+  p: PlacementProblem,
+  t: CostTables,
+  stages: readonly { readonly deviceId: string; readonly firstBlock: number; readonly lastBlock: number }[],
+): ChainCost | null {
+  const index = new Map(p.devices.map((d, i) => [d.id, i]));
+  const chain: Stage[] = [];
+  for (const s of stages) {
+    const device = index.get(s.deviceId);
+    if (device === undefined) return null;
+    chain.push({ device, first: s.firstBlock, end: s.lastBlock + 1 });
+  }
+  return chain.length > 0 ? evaluateChain(t, chain) : null;
+}

@@ -18,6 +18,7 @@ function bigActivations(): Message {
       ...tensorsOfEveryDtype(),
     },
     stageTimesMs: [3.5, 4.25],
+    residentMs: [3.5, 4.25],
   };
 }
 

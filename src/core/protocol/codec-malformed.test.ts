@@ -26,6 +26,7 @@ const activationsFrame = () =>
     step: 0,
     tensors: tensorsOfEveryDtype(),
     stageTimesMs: [1],
+    residentMs: [1],
   });
 const frameOf = (kind: Message['kind']) => {
   const m = messagesOfEveryKind().find((x) => x.kind === kind);

@@ -23,7 +23,14 @@ describe('encodeMessage / decodeMessage round trip', () => {
 
   it('preserves every dtype bit for bit, with the right typed array', () => {
     const tensors = tensorsOfEveryDtype();
-    const decoded = roundTrip({ kind: 'activations', requestId: 'r', step: 0, tensors, stageTimesMs: [] });
+    const decoded = roundTrip({
+      kind: 'activations',
+      requestId: 'r',
+      step: 0,
+      tensors,
+      stageTimesMs: [],
+      residentMs: [],
+    });
     if (decoded.kind !== 'activations') throw new Error('wrong kind');
     expect(decoded.tensors.i64?.data).toBeInstanceOf(BigInt64Array);
     expect(decoded.tensors.f16?.data).toBeInstanceOf(Uint16Array);
@@ -42,7 +49,14 @@ describe('encodeMessage / decodeMessage round trip', () => {
   it('keeps a tensor named __proto__ as an ordinary entry', () => {
     const t: Tensor = { dtype: 'int32', dims: [1], data: new Int32Array([5]) };
     const tensors = Object.fromEntries([['__proto__', t]]);
-    const decoded = roundTrip({ kind: 'activations', requestId: 'r', step: 0, tensors, stageTimesMs: [] });
+    const decoded = roundTrip({
+      kind: 'activations',
+      requestId: 'r',
+      step: 0,
+      tensors,
+      stageTimesMs: [],
+      residentMs: [],
+    });
     if (decoded.kind !== 'activations') throw new Error('wrong kind');
     expect(Object.keys(decoded.tensors)).toEqual(['__proto__']);
     expect(Object.getPrototypeOf(decoded.tensors)).toBe(Object.prototype);
@@ -85,7 +99,14 @@ describe('frame layout', () => {
       data: new Float32Array(256 * 1024).fill(0.1),
     };
     const tensors = { ...tensorsOfEveryDtype(), big };
-    const frame = encodeMessage({ kind: 'activations', requestId: 'r', step: 0, tensors, stageTimesMs: [] });
+    const frame = encodeMessage({
+      kind: 'activations',
+      requestId: 'r',
+      step: 0,
+      tensors,
+      stageTimesMs: [],
+      residentMs: [],
+    });
     const header = readRawHeader(frame) as {
       tensors: Record<string, { offset: number; byteLength: number }>;
     };
@@ -101,6 +122,7 @@ describe('frame layout', () => {
       step: 0,
       logits: { dtype: 'float32', dims: [3], data: new Float32Array([1, 2, 3]) },
       stageTimesMs: [],
+      residentMs: [],
     });
     const decoded = decodeMessage(frame);
     if (decoded.kind !== 'logits') throw new Error('wrong kind');
@@ -114,6 +136,7 @@ describe('frame layout', () => {
       step: 0,
       tensors: tensorsOfEveryDtype(),
       stageTimesMs: [],
+      residentMs: [],
     };
     const frame = encodeMessage(m);
     const shifted = new Uint8Array(new ArrayBuffer(frame.length + 3), 3, frame.length);
@@ -156,6 +179,7 @@ function logits(): Extract<Message, { kind: 'logits' }> {
     step: 1,
     logits: { dtype: 'float32', dims: [2], data: new Float32Array(2) },
     stageTimesMs: [],
+    residentMs: [],
   };
 }
 

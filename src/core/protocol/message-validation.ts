@@ -23,6 +23,7 @@ import {
   withOptional,
 } from './header-fields';
 import {
+  COMPUTE_BACKENDS,
   type DeviceCaps,
   type DeviceProfile,
   type LayerShapeSpec,
@@ -31,6 +32,7 @@ import {
   PHONE_STATES,
   type PhoneInfo,
   type StageAssignment,
+  type WebGpuTiming,
 } from './messages';
 import { ProtocolError } from './protocol-error';
 
@@ -82,6 +84,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         step: readNonNegativeInteger(h, 'step', p),
         tensors: readNamedTensors(own(h, 'tensors'), `${p}.tensors`, readTensor),
         stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
+        residentMs: readFiniteNumberArray(h, 'residentMs', p),
       };
     case 'logits':
       return {
@@ -90,6 +93,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         step: readNonNegativeInteger(h, 'step', p),
         logits: readTensor(own(h, 'logits'), `${p}.logits`),
         stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
+        residentMs: readFiniteNumberArray(h, 'residentMs', p),
       };
     case 'release':
       return { kind, requestId: readString(h, 'requestId', p) };
@@ -236,12 +240,32 @@ function readProfile(h: JsonObject, p: string): DeviceProfile {
     memorySource: readString(h, 'memorySource', p),
     webgpu: readBoolean(h, 'webgpu', p),
     slowdown: readFiniteNumber(h, 'slowdown', p),
+    decodeOn: readOneOf(h, 'decodeOn', COMPUTE_BACKENDS, p),
+    prefillOn: readOneOf(h, 'prefillOn', COMPUTE_BACKENDS, p),
   };
   const all = readOptionalFiniteNumber(h, 'prefillMsAllThreads', p);
   const threads = readOptionalFiniteNumber(h, 'allThreads', p);
+  const gpu = own(h, 'webgpuTiming');
   return {
     ...base,
     ...(all !== undefined ? { prefillMsAllThreads: all } : {}),
     ...(threads !== undefined ? { allThreads: threads } : {}),
+    ...(gpu !== undefined
+      ? { webgpuTiming: readWebGpuTiming(expectObject(gpu, `${p}.webgpuTiming`), p) }
+      : {}),
   };
+}
+
+function readWebGpuTiming(g: JsonObject, parent: string): WebGpuTiming {
+  const p = `${parent}.webgpuTiming`;
+  const prefill = own(g, 'prefillMs');
+  return withOptional(
+    {
+      adapter: readString(g, 'adapter', p),
+      decodeMs: readFiniteNumber(g, 'decodeMs', p),
+      prefillMs: prefill === null ? null : readFiniteNumber(g, 'prefillMs', p),
+      perOpMs: readFiniteNumber(g, 'perOpMs', p),
+    },
+    { note: readOptionalString(g, 'note', p) },
+  );
 }

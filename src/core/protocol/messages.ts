@@ -77,7 +77,10 @@ export type Message =
   | { kind: 'assign'; assignment: StageAssignment }
   /**
    * stage → next stage. Step 0 is the prefill and resets that request's KV cache. Each stage appends
-   * its own run time to `stageTimesMs` so the leader sees the whole pipeline's timing.
+   * its own run time to `stageTimesMs`, and to `residentMs` the time from the step's arrival at its
+   * phone to its sending on (run time plus the phone's own handling), so the leader sees where a
+   * step's time goes: in the stages, on the phones around them, or on the links — with no clocks
+   * compared across phones.
    */
   | {
       kind: 'activations';
@@ -85,9 +88,17 @@ export type Message =
       step: number;
       tensors: NamedTensors;
       stageTimesMs: number[];
+      residentMs: number[];
     }
   /** last stage → leader: only the last position's logits row. */
-  | { kind: 'logits'; requestId: string; step: number; logits: Tensor; stageTimesMs: number[] }
+  | {
+      kind: 'logits';
+      requestId: string;
+      step: number;
+      logits: Tensor;
+      stageTimesMs: number[];
+      residentMs: number[];
+    }
   /** leader → stages: free that request's KV cache. */
   | { kind: 'release'; requestId: string }
   | { kind: 'error'; requestId?: string; message: string }
@@ -111,6 +122,19 @@ export interface LayerShapeSpec {
   intermediate: number;
 }
 
+export const COMPUTE_BACKENDS = ['wasm', 'webgpu'] as const;
+export type ComputeBackend = (typeof COMPUTE_BACKENDS)[number];
+
+export interface WebGpuTiming {
+  /** The adapter (vendor / architecture), e.g. a software SwiftShader one. */
+  adapter: string;
+  decodeMs: number;
+  /** null when not timed: decode was so slow that prefill would take seconds (`note` says why). */
+  prefillMs: number | null;
+  perOpMs: number;
+  note?: string;
+}
+
 /** What a phone measured about itself (see core/cost): the cost model predicts block times from it. */
 export interface DeviceProfile {
   shape: LayerShapeSpec;
@@ -124,6 +148,11 @@ export interface DeviceProfile {
   /** The same prefill with all the phone's cores, when it has more than one. */
   prefillMsAllThreads?: number;
   allThreads?: number;
+  /** The kernel on WebGPU, when the phone has an adapter. */
+  webgpuTiming?: WebGpuTiming;
+  /** Which runtime this phone runs each phase on: the faster one measured, or the user's choice. */
+  decodeOn: ComputeBackend;
+  prefillOn: ComputeBackend;
   memoryBudgetBytes: number;
   /** Where the budget came from: navigator.deviceMemory, a user cap, or a default. */
   memorySource: string;
