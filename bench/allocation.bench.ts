@@ -20,37 +20,61 @@ const SETTINGS = [
 
 interface Run {
   tokensPerSecond: number[];
-  /** (predicted − measured) / measured per stage: with the warm-up's measurements folded in, and from the kernel alone. */
+  /** (predicted − measured) / measured per stage, predictions as they stood before each answer; and
+   *  the same from the calibration kernel alone. */
   stageErrors: number[];
   kernelErrors: number[];
-  plan: unknown;
+  /** The same for the whole token: stages, handling and links. */
+  tokenErrors: number[];
+  /** Per answer: ms per token outside every phone (the links and the leader's sampling) per hop. */
+  hopMs: number[];
+  plans: unknown[];
 }
 
-async function measure(
-  room: SimulatedRoom,
-  planner: 'solved' | 'even',
-  name: string,
-  repeats: number,
-): Promise<Run> {
+const emptyRun = (): Run => ({
+  tokensPerSecond: [],
+  stageErrors: [],
+  kernelErrors: [],
+  tokenErrors: [],
+  hopMs: [],
+  plans: [],
+});
+
+/** Loads the model with `planner` (blocks come from cache after the first load) and times one answer. */
+async function runOnce(room: SimulatedRoom, planner: 'solved' | 'even', name: string, into: Run) {
   await room.loadModel(name, 600_000, planner);
   await room.generate({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 4 });
-  const tokensPerSecond: number[] = [];
-  const stageErrors: number[] = [];
-  const kernelErrors: number[] = [];
-  let plan: unknown = null;
+  const res = await room.generate({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 48 }, 600_000);
+  into.tokensPerSecond.push(res.tokensPerSecond);
+  into.plans.push(res.plan);
+  const decode = res.stageTimesMs.slice(1);
+  res.plan.stages.forEach((s, k) => {
+    const measured = median(decode.map((d) => d[k] ?? Number.NaN).filter(Number.isFinite));
+    if (s.predictedMs !== null && measured > 0) into.stageErrors.push((s.predictedMs - measured) / measured);
+    if (s.kernelPredictedMs && measured > 0)
+      into.kernelErrors.push((s.kernelPredictedMs - measured) / measured);
+  });
+  const stepMs = median(res.stepMs.slice(1));
+  if (res.plan.predictedTokenMs !== null)
+    into.tokenErrors.push((res.plan.predictedTokenMs - stepMs) / stepMs);
+  const outside = median(
+    res.stepMs.slice(1).map((wall, i) => wall - (res.residentMs[i + 1] ?? []).reduce((a, b) => a + b, 0)),
+  );
+  if (res.plan.remoteHops > 0) into.hopMs.push(outside / res.plan.remoteHops);
+}
+
+/**
+ * Even split and solved plan, alternately on the same phones: this machine's speed drifts over minutes,
+ * and alternating keeps each pair of answers close in time.
+ */
+async function measurePair(room: SimulatedRoom, name: string, repeats: number) {
+  const even = emptyRun();
+  const solved = emptyRun();
   for (let r = 0; r < repeats; r++) {
-    const res = await room.generate({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 24 }, 600_000);
-    tokensPerSecond.push(res.tokensPerSecond);
-    plan = res.plan;
-    const decode = res.stageTimesMs.slice(1);
-    res.plan.stages.forEach((s, k) => {
-      const measured = median(decode.map((d) => d[k] ?? Number.NaN).filter(Number.isFinite));
-      if (s.predictedMs !== null && measured > 0) stageErrors.push((s.predictedMs - measured) / measured);
-      const kernel = (s as { kernelPredictedMs?: number | null }).kernelPredictedMs;
-      if (kernel && measured > 0) kernelErrors.push((kernel - measured) / measured);
-    });
+    await runOnce(room, 'even', name, even);
+    await runOnce(room, 'solved', name, solved);
   }
-  return { tokensPerSecond, stageErrors, kernelErrors, plan };
+  return { even, solved };
 }
 
 async function browserSolveTimes(
@@ -94,8 +118,7 @@ const benchmark: Benchmark = {
         ...(setting.memoryMB ? { memoryMB: setting.memoryMB } : {}),
       });
       try {
-        const even = await measure(room, 'even', mount.name, ctx.repeats);
-        const solved = await measure(room, 'solved', mount.name, ctx.repeats);
+        const { even, solved } = await measurePair(room, mount.name, ctx.repeats);
         const speedups = solved.tokensPerSecond.map((t, i) => t / even.tokensPerSecond[i]!);
         rows.push({
           label: `${setting.name}: even split, tokens/s`,
@@ -117,6 +140,16 @@ const benchmark: Benchmark = {
           label: `${setting.name}: the same from the calibration kernel alone`,
           value: spread(solved.kernelErrors.map(Math.abs)),
           unit: '',
+        });
+        rows.push({
+          label: `${setting.name}: time per token, |predicted − measured| / measured`,
+          value: spread(solved.tokenErrors.map(Math.abs)),
+          unit: '',
+        });
+        rows.push({
+          label: `${setting.name}: measured cost of a hop between phones`,
+          value: spread([...even.hopMs, ...solved.hopMs]),
+          unit: 'ms',
         });
         bars.push({ label: `${setting.name} · even`, value: median(even.tokensPerSecond) });
         bars.push({ label: `${setting.name} · solved`, value: median(solved.tokensPerSecond) });

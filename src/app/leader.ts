@@ -31,6 +31,8 @@ import { RoomSurvey, type SurveyResult } from './room-survey';
 export type { GenerationOutput };
 export const LEADER_PEER_PREFIX = 'chorus-';
 export const SELF = 'leader';
+/** Warm-up steps not learnt from: one-time costs still land on them. */
+const WARM_UP_SKIP = 8;
 
 function randomToken(bytes: number): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
@@ -48,6 +50,8 @@ export interface LeaderOptions extends Omit<RoomNodeOptions, 'secret' | 'peerId'
 export class Leader extends RoomNode {
   phones: PhoneInfo[] = [];
   roomPlan: RoomPlan | null = null;
+  /** The plan, with its predictions as they stood when the last answer started. */
+  lastRunPlan: RoomPlan | null = null;
   model: OpenedModel | null = null;
   planner: Planner = 'solved';
   status = '';
@@ -274,16 +278,22 @@ export class Leader extends RoomNode {
    * user's first token. Its later steps are the first measurement of the plan as it runs.
    */
   private async warmUp(): Promise<void> {
-    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 16 };
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
     try {
-      const r = await this.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, () => {});
-      // Its first decode steps still pay one-time costs: learn from the rest.
+      const r = await this.driver!.generate(
+        { ids: [0, 0, 0, 0, 0, 0, 0, 0] },
+        params,
+        randomToken(6),
+        () => {},
+      );
+      // Its first steps still pay one-time costs (and the page redraws around them): learn from the rest.
       this.learn({
         ...r,
-        stepMs: r.stepMs.slice(3),
-        stageTimesMs: r.stageTimesMs.slice(3),
-        residentMs: r.residentMs.slice(3),
+        stepMs: r.stepMs.slice(WARM_UP_SKIP),
+        stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP),
+        residentMs: r.residentMs.slice(WARM_UP_SKIP),
       });
+      this.lastRunPlan = null;
     } catch (e) {
       this.opts.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -338,7 +348,14 @@ export class Leader extends RoomNode {
     onToken: (text: string, ids: readonly number[]) => void,
   ): Promise<GenerationOutput> {
     if (!this.driver) return Promise.reject(new Error('load a model first'));
-    return this.driver.generate(input, params, randomToken(6), onToken);
+    const driver = this.driver;
+    const before = this.roomPlan;
+    return driver.generate(input, params, randomToken(6), onToken).then((r) => {
+      // The plan's predictions as they stood before this run: what the run is judged against.
+      this.lastRunPlan = before;
+      if (this.driver === driver) this.learn(r);
+      return r;
+    });
   }
 
   /** Round-trip times to each phone of the room (ms), `count` pings each, one after another. */

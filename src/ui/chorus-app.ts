@@ -3,7 +3,7 @@ import { css, html, LitElement } from 'lit';
 import { customElement, state } from 'lit/decorators.js';
 import QRCode from 'qrcode';
 import type { ModelChoice } from '../app/model-source';
-import type { Planner } from '../app/room-planner';
+import type { Planner, RoomPlan } from '../app/room-planner';
 import { RoomController } from './room-controller';
 import './cache-panel';
 import './model-picker';
@@ -84,16 +84,9 @@ export class ChorusApp extends LitElement {
               stoppedBy: r.result.stoppedBy,
               stepMs: r.result.stepMs,
               stageTimesMs: r.result.stageTimesMs,
-              plan: leader.roomPlan
-                ? {
-                    id: leader.roomPlan.plan.id,
-                    planner: leader.roomPlan.planner,
-                    stages: leader.roomPlan.stages,
-                    leftOut: leader.roomPlan.leftOut,
-                    predictedTokensPerSecond: leader.roomPlan.predictedTokensPerSecond,
-                    solveMs: leader.roomPlan.solveMs,
-                  }
-                : null,
+              residentMs: r.result.residentMs,
+              // Predictions as they stood before this answer, so they can be checked against it.
+              plan: planJson(leader.lastRunPlan ?? leader.roomPlan),
             })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
           : null
       }`;
@@ -132,4 +125,20 @@ export class ChorusApp extends LitElement {
       <details><summary>Log</summary><pre data-testid="log">${r.log.join('\n')}</pre></details>
     `;
   }
+}
+
+function planJson(rp: RoomPlan | null) {
+  return rp
+    ? {
+        id: rp.plan.id,
+        planner: rp.planner,
+        stages: rp.stages,
+        leftOut: rp.leftOut,
+        predictedTokensPerSecond: rp.predictedTokensPerSecond,
+        predictedTokenMs: rp.predictedTokenMs,
+        predictedLinkMs: rp.predictedLinkMs,
+        remoteHops: rp.remoteHops,
+        solveMs: rp.solveMs,
+      }
+    : null;
 }

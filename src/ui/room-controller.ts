@@ -288,7 +288,8 @@ export class RoomController implements ReactiveController {
   /** The live plan view: which phone holds which blocks, predicted vs measured ms per token, busy. */
   get planView(): PlanViewData | null {
     const leader = this.leader;
-    const rp = leader?.roomPlan;
+    // With an answer on screen, show the predictions it was made under (learning restates them after).
+    const rp = (this.result ? leader?.lastRunPlan : null) ?? leader?.roomPlan;
     const manifest = leader?.manifest;
     if (!leader || !rp || !manifest) return null;
     const name = (id: string) => leader.phones.find((p) => p.id === id)?.name ?? id;

@@ -29,6 +29,9 @@ export interface RoomResult {
   stoppedBy: string;
   stepMs: number[];
   stageTimesMs: number[][];
+  /** Per step, per stage: how long that phone held the step (arrival to sending on). */
+  residentMs: number[][];
+  /** The plan, with its predictions as they stood before this answer. */
   plan: {
     id: string;
     planner: string;
@@ -38,9 +41,14 @@ export interface RoomResult {
       firstBlock: number;
       lastBlock: number;
       predictedMs: number | null;
+      kernelPredictedMs: number | null;
+      handlingMs: number | null;
     }[];
     leftOut: { phoneId: string; reason: string }[];
     predictedTokensPerSecond: number | null;
+    predictedTokenMs: number | null;
+    predictedLinkMs: number | null;
+    remoteHops: number;
     solveMs: number | null;
   };
 }

@@ -16,8 +16,18 @@ describe('stepBreakdown', () => {
   it('takes medians over the decode steps only, and splits residence into run and handling', () => {
     const b = stepBreakdown({
       stepMs: [100, 20, 22, 21],
-      stageTimesMs: [[90, 9], [8, 6], [9, 6], [8, 7]],
-      residentMs: [[91, 10], [9, 7], [10, 7.5], [9, 8]],
+      stageTimesMs: [
+        [90, 9],
+        [8, 6],
+        [9, 6],
+        [8, 7],
+      ],
+      residentMs: [
+        [91, 10],
+        [9, 7],
+        [10, 7.5],
+        [9, 8],
+      ],
     })!;
     expect(b.computeMs).toEqual([8, 6]);
     expect(b.handlingMs).toEqual([1, 1]);
