@@ -204,24 +204,34 @@ export class Leader extends RoomNode {
       );
     }
     await this.apply(await this.plan(phones));
-    if (this.planner === 'solved' && this.surveyed) {
-      const better = await this.plan(phones);
-      const current = this.roomPlan!;
-      const now = pricePlan(manifest, phones, this.surveyed, SELF, current.plan, this.learned);
-      if (
-        !samePlacement(better.plan, current.plan) &&
-        better.predictedTokenMs !== null &&
-        now.predictedTokenMs !== null &&
-        better.predictedTokenMs < now.predictedTokenMs * (1 - Leader.REPLAN_GAIN)
-      ) {
-        this.opts.log(
-          `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
-        );
-        await this.apply({ ...better, planner: `${better.planner}, re-planned after a measured run` });
-      }
-    }
+    if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter(phones);
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     return this.roomPlan!;
+  }
+
+  /** Re-solves with what the runs so far taught; moves the room only for a clearly faster plan. */
+  private async replanIfBetter(phones: readonly PhoneInfo[]): Promise<void> {
+    const current = this.roomPlan!;
+    let better: RoomPlan;
+    try {
+      better = await this.plan(phones);
+    } catch (e) {
+      // The plan in use works; a failed second solve is no reason to drop it.
+      this.opts.log(`re-planning skipped: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const now = pricePlan(this.model!.manifest, phones, this.surveyed, SELF, current.plan, this.learned);
+    if (
+      samePlacement(better.plan, current.plan) ||
+      better.predictedTokenMs === null ||
+      now.predictedTokenMs === null ||
+      better.predictedTokenMs >= now.predictedTokenMs * (1 - Leader.REPLAN_GAIN)
+    )
+      return;
+    this.opts.log(
+      `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
+    );
+    await this.apply({ ...better, planner: `${better.planner}, re-planned after a measured run` });
   }
 
   private plan(phones: readonly PhoneInfo[]): Promise<RoomPlan> {
@@ -312,7 +322,6 @@ export class Leader extends RoomNode {
         phoneId: s.phoneId,
         kernelPredictedMs: s.kernelPredictedMs,
         computeMs: b.computeMs[k]!,
-        // The leader's own stage talks to it through a loopback: its handling is no phone's hop.
         handlingMs: b.handlingMs[k]!,
       })),
       outsideMs: b.outsideMs,

@@ -69,10 +69,6 @@ export async function webGpuAdapter(): Promise<string | null> {
   }
 }
 
-export async function hasWebGpuAdapter(): Promise<boolean> {
-  return (await webGpuAdapter()) !== null;
-}
-
 function toOrt(t: Tensor): ort.Tensor {
   // float16 goes in as raw Uint16Array bits, which onnxruntime accepts (and wraps if it prefers
   // Float16Array); bool as one byte per element in a Uint8Array.
