@@ -105,16 +105,47 @@ export interface MemoryBudget {
 }
 
 /**
- * What this phone may spend on weights and KV cache. Browsers expose little: `deviceMemory` (GB,
- * rounded, capped at 8) is the best signal; a tab can rarely use more than ~40% of it. A cap the user
- * sets wins.
+ * What the tab already uses, where the browser can say (`performance.measureUserAgentSpecificMemory`,
+ * Chromium, cross-origin isolated pages only). It resolves at the next garbage collection, which can
+ * take a while: past `timeoutMs` it is left out rather than hold up the phone's join.
  */
-export function memoryBudget(userCapMB: number | null): MemoryBudget {
+async function tabMemoryInUse(timeoutMs = 3000): Promise<number | null> {
+  const perf = performance as Performance & {
+    measureUserAgentSpecificMemory?: () => Promise<{ bytes: number }>;
+  };
+  if (!perf.measureUserAgentSpecificMemory || !globalThis.crossOriginIsolated) return null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const r = await Promise.race([
+      perf.measureUserAgentSpecificMemory(),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), timeoutMs);
+      }),
+    ]);
+    return r && Number.isFinite(r.bytes) ? r.bytes : null;
+  } catch {
+    return null; // e.g. a SecurityError where the page is not isolated after all
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * What this phone may spend on weights and KV cache. Browsers expose little: `deviceMemory` (GB,
+ * rounded, capped at 8) is the best signal; a tab can rarely use more than ~40% of it, less what the
+ * tab already holds. A cap the user sets wins.
+ */
+export async function memoryBudget(userCapMB: number | null): Promise<MemoryBudget> {
   if (userCapMB && userCapMB > 0) return { bytes: userCapMB * 2 ** 20, source: `user cap ${userCapMB} MB` };
   const gb = (navigator as Navigator & { deviceMemory?: number }).deviceMemory;
-  if (gb)
-    return { bytes: Math.round(gb * 2 ** 30 * 0.4), source: `40% of navigator.deviceMemory (${gb} GB)` };
-  return { bytes: 2 ** 30, source: 'default 1 GB (the browser reports no memory size)' };
+  const used = await tabMemoryInUse();
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MB`;
+  const usedNote = used !== null ? `, less ${mb(used)} the tab already uses` : '';
+  const base = gb ? Math.round(gb * 2 ** 30 * 0.4) : 2 ** 30;
+  const bytes = Math.max(base - (used ?? 0), 0);
+  return gb
+    ? { bytes, source: `40% of navigator.deviceMemory (${gb} GB)${usedNote}` }
+    : { bytes, source: `default 1 GB (the browser reports no memory size)${usedNote}` };
 }
 
 export interface MeasureOptions {
@@ -172,7 +203,7 @@ export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Pr
   } else if (wanted.decode === 'webgpu' || wanted.prefill === 'webgpu') {
     throw new Error('WebGPU was asked for, but this browser has no WebGPU');
   }
-  const budget = memoryBudget(opts.memoryCapMB);
+  const budget = await memoryBudget(opts.memoryCapMB);
   const phases = choosePhaseBackends({ decodeMs, prefillMs }, webgpuTiming, wanted);
   return {
     shape: { ...shape },

@@ -14,6 +14,7 @@ import { SimulatedRoom } from './simulator';
 const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
          [--max-new-tokens K] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--json]
          [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
+         [--webgpu] [--decode auto,wasm,webgpu] [--prefill auto,webgpu,auto]
 
 Starts the signaling server and N headless Chromium phones (one browser context each), forms a room
 through the real UI, loads the model over the phones and generates. Without --model: the embedded
@@ -24,6 +25,9 @@ slow the pipeline are left out); even splits the blocks over every phone by para
 --slowdown emulates slower phones: phone i's inference worker sleeps (k−1)× each run's own time after it,
 so its stage and its calibration both become k times slower (CPU throttling cannot reach workers).
 --memory caps what each phone offers (MB), as a user could on a real phone.
+--webgpu starts Chromium with a WebGPU adapter (software SwiftShader here: right answers, far slower than
+WASM). Each phone then times both runtimes and runs prefill and decode each on the faster; --decode and
+--prefill (one of auto|wasm|webgpu per phone) override that choice, as ?decode= / ?prefill= do.
 `;
 
 const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
@@ -60,6 +64,9 @@ async function main(): Promise<number> {
       slowdown: { type: 'string' },
       memory: { type: 'string' },
       planner: { type: 'string', default: 'solved' },
+      webgpu: { type: 'boolean' },
+      decode: { type: 'string' },
+      prefill: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +92,18 @@ async function main(): Promise<number> {
   if (slowdowns && (slowdowns.length !== devices || slowdowns.some((k) => !(k >= 1)))) {
     throw new Error(`--slowdown needs ${devices} factors ≥ 1, one per phone (e.g. 1,2,4)`);
   }
+  const phase = (flag: 'decode' | 'prefill') => {
+    const v = values[flag]?.split(',');
+    if (v && (v.length !== devices || v.some((x) => !['auto', 'wasm', 'webgpu'].includes(x))))
+      throw new Error(`--${flag} needs ${devices} of auto|wasm|webgpu, one per phone`);
+    return v;
+  };
+  const decode = phase('decode');
+  const prefill = phase('prefill');
+  const settings = Array.from({ length: devices }, (_, i) => ({
+    ...(decode ? { decode: decode[i]! } : {}),
+    ...(prefill ? { prefill: prefill[i]! } : {}),
+  }));
   const planner = values.planner;
   if (planner !== 'solved' && planner !== 'even') throw new Error('--planner is solved or even');
   const room = await SimulatedRoom.open({
@@ -93,6 +112,8 @@ async function main(): Promise<number> {
     log,
     ...(slowdowns ? { slowdowns } : {}),
     ...(memoryMB ? { memoryMB } : {}),
+    ...(values.webgpu ? { webgpu: true } : {}),
+    settings,
   });
   try {
     await room.loadModel(mount.name, 600_000, planner);

@@ -59,6 +59,8 @@ describe('calibrationOf', () => {
     const line = describeProfile(profile);
     expect(line).toMatch(/wasm: kernel 10 ms\/token/);
     expect(line).toMatch(/webgpu \(google swiftshader\): 4\.00 ms\/token, prefill not timed/);
-    expect(line).toMatch(/decode on webgpu, prefill on wasm · 1024 MB for the model · emulated 2× slower/);
+    expect(line).toMatch(
+      /decode on webgpu, prefill on wasm · 1024 MB for the model \(test\) · emulated 2× slower/,
+    );
   });
 });

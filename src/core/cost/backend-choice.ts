@@ -79,7 +79,7 @@ export function describeProfile(p: DeviceProfile): string {
     parts.push(p.webgpu ? 'webgpu: no adapter' : 'no webgpu');
   }
   parts.push(`decode on ${p.decodeOn}, prefill on ${p.prefillOn}`);
-  parts.push(`${(p.memoryBudgetBytes / 2 ** 20).toFixed(0)} MB for the model`);
+  parts.push(`${(p.memoryBudgetBytes / 2 ** 20).toFixed(0)} MB for the model (${p.memorySource})`);
   if (p.slowdown > 1) parts.push(`emulated ${p.slowdown}× slower`);
   return parts.join(' · ');
 }
