@@ -80,23 +80,29 @@ async function timeWebGpu(
   shape: LayerShape,
   wasmDecodeMs: number,
 ): Promise<WebGpuTiming | { error: string }> {
-  let adapter: string;
-  let perOpMs: number;
+  // Any failure here (no adapter, a GPU out of memory, a lost device) only means: no WebGPU timing.
   try {
-    adapter = (await load(backend, { graph: dispatchChainModel(), weights: {} }, 'small', 'z', 1, 'webgpu'))
-      .adapter!;
-    perOpMs = (await timeRuns(backend, 'small', filled([1, 1, 8]), 5)) / DISPATCH_CHAIN_OPS;
+    const chain = await load(
+      backend,
+      { graph: dispatchChainModel(), weights: {} },
+      'small',
+      'z',
+      1,
+      'webgpu',
+    );
+    const adapter = chain.adapter ?? 'unnamed adapter';
+    const perOpMs = (await timeRuns(backend, 'small', filled([1, 1, 8]), 5)) / DISPATCH_CHAIN_OPS;
+    await load(backend, layerKernelModel(shape), 'x', 'y', 1, 'webgpu');
+    const decodeMs = await timeRuns(backend, 'x', filled([1, 1, shape.hidden]), 4, wasmDecodeMs * 4);
+    if (decodeMs * PREFILL_TOKENS > GPU_PREFILL_BUDGET_MS) {
+      const note = `prefill not timed: ${decodeMs.toFixed(0)} ms per decode token (wasm ${wasmDecodeMs.toFixed(1)})`;
+      return { adapter, decodeMs, prefillMs: null, perOpMs, note };
+    }
+    const prefillMs = await timeRuns(backend, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
+    return { adapter, decodeMs, prefillMs, perOpMs };
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
-  await load(backend, layerKernelModel(shape), 'x', 'y', 1, 'webgpu');
-  const decodeMs = await timeRuns(backend, 'x', filled([1, 1, shape.hidden]), 4, wasmDecodeMs * 4);
-  if (decodeMs * PREFILL_TOKENS > GPU_PREFILL_BUDGET_MS) {
-    const note = `prefill not timed: ${decodeMs.toFixed(0)} ms per decode token (wasm ${wasmDecodeMs.toFixed(1)})`;
-    return { adapter, decodeMs, prefillMs: null, perOpMs, note };
-  }
-  const prefillMs = await timeRuns(backend, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
-  return { adapter, decodeMs, prefillMs, perOpMs };
 }
 
 export interface MemoryBudget {
