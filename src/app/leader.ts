@@ -10,7 +10,13 @@ import type { Manifest } from '../core/graph/manifest';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import { type LearnedCosts, learnFrom, NOTHING_LEARNT, stepBreakdown } from '../core/room/learned-costs';
+import {
+  type LearnedCosts,
+  learnFrom,
+  NOTHING_LEARNT,
+  type StepBreakdown,
+  stepBreakdown,
+} from '../core/room/learned-costs';
 import { assignments } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
 import { PeerBlockServer } from './delivery/peer-blocks';
@@ -64,6 +70,8 @@ export class Leader extends RoomNode {
   /** What the room's runs taught about its phones and links (core/room/learned-costs.ts). */
   learned: LearnedCosts = NOTHING_LEARNT;
   private surveyed: SurveyResult | null = null;
+  /** Phones that began loading (or failed) since their last `assign`: a `ready` before that is stale. */
+  private readonly startedLoading = new Set<string>();
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
   static readonly REPLAN_GAIN = 0.1;
 
@@ -152,6 +160,7 @@ export class Leader extends RoomNode {
           const name = this.phones.find((p) => p.id === id)?.name ?? id;
           this.survey.failed(id, `${name}: ${m.detail ?? 'failed'}`);
         }
+        if (m.state === 'loading' || m.state === 'error') this.startedLoading.add(id);
         this.update({
           kind: 'state',
           id,
@@ -204,14 +213,18 @@ export class Leader extends RoomNode {
       );
     }
     await this.apply(await this.plan(phones));
-    if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter(phones);
+    if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     return this.roomPlan!;
   }
 
-  /** Re-solves with what the runs so far taught; moves the room only for a clearly faster plan. */
-  private async replanIfBetter(phones: readonly PhoneInfo[]): Promise<void> {
+  /**
+   * Re-solves with what the runs so far taught; moves the room only for a clearly faster plan, and
+   * back to the plan it had if the move fails (its blocks are still in every phone's cache).
+   */
+  private async replanIfBetter(): Promise<void> {
     const current = this.roomPlan!;
+    const phones = activePhones(this.phones);
     let better: RoomPlan;
     try {
       better = await this.plan(phones);
@@ -231,7 +244,14 @@ export class Leader extends RoomNode {
     this.opts.log(
       `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
     );
-    await this.apply({ ...better, planner: `${better.planner}, re-planned after a measured run` });
+    try {
+      await this.apply({ ...better, planner: `${better.planner}, re-planned after a measured run` });
+    } catch (e) {
+      this.opts.log(
+        `re-planning failed (${e instanceof Error ? e.message : String(e)}): back to the plan before`,
+      );
+      await this.apply(current);
+    }
   }
 
   private plan(phones: readonly PhoneInfo[]): Promise<RoomPlan> {
@@ -254,6 +274,8 @@ export class Leader extends RoomNode {
     const manifest = model.manifest;
     this.roomPlan = roomPlan;
     const plan = roomPlan.plan;
+    // An answer still waiting on the old plan's phones would never be answered now: end it.
+    this.driver?.failed('the room moved to a new plan');
     this.driver = new PipelineDriver(manifest, plan, model.tokenizer, (id, m) => this.sendTo(id, m));
     for (const p of this.phones) {
       const s = plan.stages.find((st) => st.phoneId === p.id);
@@ -269,17 +291,27 @@ export class Leader extends RoomNode {
     }
     this.setStatus(`loading blocks (${roomPlan.planner})…`);
     for (const [k, a] of assignments(manifest, plan, model.base).entries()) {
-      // The leader's own device is SELF in the plan; other phones reach it by its peer id.
-      const assignment = a.nextPeer === SELF ? { ...a, nextPeer: this.id } : a;
-      this.sendTo(plan.stages[k]!.phoneId, { kind: 'assign', assignment });
+      const phoneId = plan.stages[k]!.phoneId;
+      const profile = this.surveyed?.profiles.get(phoneId);
+      // The leader's own device is SELF in the plan; other phones reach it by its peer id. Each phase
+      // runs where the profile this plan was priced with says.
+      const assignment = {
+        ...a,
+        ...(a.nextPeer === SELF ? { nextPeer: this.id } : {}),
+        ...(profile ? { phases: { decode: profile.decodeOn, prefill: profile.prefillOn } } : {}),
+      };
+      this.startedLoading.delete(phoneId);
+      this.sendTo(phoneId, { kind: 'assign', assignment });
     }
     await this.until(() => {
       const states = plan.stages.map((s) => this.phones.find((p) => p.id === s.phoneId));
-      const bad = states.find((p) => !p || p.state === 'error' || p.state === 'left');
-      if (bad) throw new Error(`${bad.name} could not load its blocks: ${bad.detail ?? bad.state}`);
-      return states.every((p) => p?.state === 'ready');
+      const bad = states.find(
+        (p) => !p || p.state === 'left' || (p.state === 'error' && this.startedLoading.has(p.id)),
+      );
+      if (bad) throw new Error(`${bad?.name} could not load its blocks: ${bad?.detail ?? bad?.state}`);
+      return states.every((p) => p?.state === 'ready' && this.startedLoading.has(p.id));
     });
-    await this.warmUp();
+    if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
   }
 
   /**
@@ -287,7 +319,7 @@ export class Leader extends RoomNode {
    * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
    * user's first token. Its later steps are the first measurement of the plan as it runs.
    */
-  private async warmUp(): Promise<void> {
+  private async warmUp(): Promise<boolean> {
     const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
     try {
       const r = await this.driver!.generate(
@@ -299,13 +331,16 @@ export class Leader extends RoomNode {
       // Its first steps still pay one-time costs (and the page redraws around them): learn from the rest.
       this.learn({
         ...r,
-        stepMs: r.stepMs.slice(WARM_UP_SKIP),
-        stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP),
-        residentMs: r.residentMs.slice(WARM_UP_SKIP),
+        // stepBreakdown drops its first step as the prefill: start one early.
+        stepMs: r.stepMs.slice(WARM_UP_SKIP - 1),
+        stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP - 1),
+        residentMs: r.residentMs.slice(WARM_UP_SKIP - 1),
       });
       this.lastRunPlan = null;
+      return true;
     } catch (e) {
       this.opts.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
     }
   }
 
@@ -317,6 +352,17 @@ export class Leader extends RoomNode {
     const rp = this.roomPlan;
     const b = stepBreakdown(r);
     if (!rp || !b || b.computeMs.length !== rp.stages.length) return;
+    // A measured plan that could not be priced (a phone left): nothing sound to compare against.
+    if (this.surveyed && rp.surveyLinkMs === null) return;
+    try {
+      this.learnFrom(rp, b);
+    } catch (e) {
+      // Learning is a bonus: it must never turn a finished answer into a failure.
+      this.opts.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  private learnFrom(rp: RoomPlan, b: StepBreakdown): void {
     this.learned = learnFrom(this.learned, {
       stages: rp.stages.map((s, k) => ({
         phoneId: s.phoneId,

@@ -47,6 +47,7 @@ export class RoomSurvey {
   /** A phone left: stop waiting for it. */
   forget(phoneId: string): void {
     this.profiles.delete(phoneId);
+    this.waiting.get(phoneId)?.reject(new Error(`phone ${phoneId} left while measuring itself`));
     this.waiting.delete(phoneId);
   }
 

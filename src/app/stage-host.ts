@@ -123,6 +123,8 @@ export class StageHost {
     await this.loading?.catch(() => {});
     this.assignment = a;
     this.next = null;
+    // Said first, even when every block is cached: the leader waits for loading → ready per assignment.
+    this.report('loading', { detail: `blocks ${a.firstBlock}–${a.lastBlock}: starting` });
     try {
       const t0 = performance.now();
       this.client = a.modelBase.startsWith(LEADER_BASE)
@@ -161,7 +163,7 @@ export class StageHost {
         cacheOutputs: stage.cacheOutputs,
         inputSpecs: manifest.inputs,
         trimLogits: a.nextPeer === null,
-        phases: this.phases,
+        phases: a.phases ?? this.phases,
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
       const ms = performance.now() - t0;

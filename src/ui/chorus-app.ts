@@ -50,7 +50,9 @@ export class ChorusApp extends LitElement {
     const r = this.room;
     const leader = r.leader!;
     const ready =
-      !!leader.roomPlan && leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
+      !r.loadingModel &&
+      !!leader.roomPlan &&
+      leader.phones.filter((p) => p.blocks).every((p) => p.state === 'ready');
     return html`
       <div class="join">
         ${this.qr ? html`<img alt="QR code of the join link" src=${this.qr} width="160" height="160" />` : null}

@@ -105,7 +105,7 @@ async function load(
       checkNames('output', req.outputs, session.outputNames);
     }
   } catch (e) {
-    await Promise.all(sessions.map((s) => s.release()));
+    await Promise.allSettled(sessions.map((s) => s.release()));
     throw e;
   }
   const specs = new Map(req.inputSpecs.map((s) => [s.name, s]));

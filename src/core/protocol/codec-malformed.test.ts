@@ -47,6 +47,34 @@ const edit = (kind: Message['kind'], change: (h: Header) => void) =>
 describe('decodeMessage rejects malformed frames with a ProtocolError', () => {
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['an empty frame', () => new Uint8Array(0), /too short/],
+    [
+      'residence times not one per stage',
+      () => edit('activations', (h) => (h.residentMs = [1, 2])),
+      /residentMs has 2 entries/,
+    ],
+    ['a negative residence time', () => edit('activations', (h) => (h.residentMs = [-5])), /negative/],
+    [
+      'a zero WebGPU timing',
+      () =>
+        edit('profile', (h) => {
+          (h.profile as { webgpuTiming: { decodeMs: number } }).webgpuTiming.decodeMs = 0;
+        }),
+      /decodeMs must be above 0/,
+    ],
+    [
+      'a phase on WebGPU without WebGPU timings',
+      () =>
+        edit('profile', (h) => {
+          const profile = h.profile as Record<string, unknown>;
+          delete profile.webgpuTiming;
+        }),
+      /no webgpuTiming/,
+    ],
+    [
+      'an assignment to an unknown runtime',
+      () => edit('assign', (h) => (h.assignment.phases = { decode: 'cuda', prefill: 'wasm' })),
+      /phases\.decode must be one of wasm\|webgpu/,
+    ],
     ['a frame shorter than the prefix', () => frameOf('ping').subarray(0, 11), /too short/],
     ['wrong magic', () => patched(frameOf('ping'), 0, 0x58), /magic/],
     ['an unknown version', () => patched(frameOf('ping'), 4, 2), /version 2/],

@@ -83,8 +83,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         requestId: readString(h, 'requestId', p),
         step: readNonNegativeInteger(h, 'step', p),
         tensors: readNamedTensors(own(h, 'tensors'), `${p}.tensors`, readTensor),
-        stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
-        residentMs: readFiniteNumberArray(h, 'residentMs', p),
+        ...readStageTimes(h, p),
       };
     case 'logits':
       return {
@@ -92,8 +91,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         requestId: readString(h, 'requestId', p),
         step: readNonNegativeInteger(h, 'step', p),
         logits: readTensor(own(h, 'logits'), `${p}.logits`),
-        stageTimesMs: readFiniteNumberArray(h, 'stageTimesMs', p),
-        residentMs: readFiniteNumberArray(h, 'residentMs', p),
+        ...readStageTimes(h, p),
       };
     case 'release':
       return { kind, requestId: readString(h, 'requestId', p) };
@@ -182,7 +180,32 @@ function readStageAssignment(value: unknown, path: string): StageAssignment {
     nextPeer: readNullableString(o, 'nextPeer', path),
     forward: readStringArray(o, 'forward', path),
     planId: readString(o, 'planId', path),
+    ...readPhases(o, path),
   };
+}
+
+function readPhases(o: JsonObject, path: string): Pick<StageAssignment, 'phases'> {
+  const v = own(o, 'phases');
+  if (v === undefined) return {};
+  const ph = expectObject(v, `${path}.phases`);
+  return {
+    phases: {
+      decode: readOneOf(ph, 'decode', COMPUTE_BACKENDS, `${path}.phases`),
+      prefill: readOneOf(ph, 'prefill', COMPUTE_BACKENDS, `${path}.phases`),
+    },
+  };
+}
+
+/** Per-stage times: non-negative, one per stage so far (they feed the leader's cost learning). */
+function readStageTimes(h: JsonObject, p: string): { stageTimesMs: number[]; residentMs: number[] } {
+  const stageTimesMs = readFiniteNumberArray(h, 'stageTimesMs', p);
+  const residentMs = readFiniteNumberArray(h, 'residentMs', p);
+  if (residentMs.length !== stageTimesMs.length)
+    throw new ProtocolError(
+      `${p}: residentMs has ${residentMs.length} entries, stageTimesMs ${stageTimesMs.length}`,
+    );
+  if ([...stageTimesMs, ...residentMs].some((x) => x < 0)) throw new ProtocolError(`${p}: a negative time`);
+  return { stageTimesMs, residentMs };
 }
 
 function readNamedTensors(value: unknown, path: string, readTensor: TensorReader): NamedTensors {
@@ -246,6 +269,8 @@ function readProfile(h: JsonObject, p: string): DeviceProfile {
   const all = readOptionalFiniteNumber(h, 'prefillMsAllThreads', p);
   const threads = readOptionalFiniteNumber(h, 'allThreads', p);
   const gpu = own(h, 'webgpuTiming');
+  if (gpu === undefined && (base.decodeOn === 'webgpu' || base.prefillOn === 'webgpu'))
+    throw new ProtocolError(`${p}: runs a phase on webgpu but reports no webgpuTiming`);
   return {
     ...base,
     ...(all !== undefined ? { prefillMsAllThreads: all } : {}),
@@ -262,10 +287,17 @@ function readWebGpuTiming(g: JsonObject, parent: string): WebGpuTiming {
   return withOptional(
     {
       adapter: readString(g, 'adapter', p),
-      decodeMs: readFiniteNumber(g, 'decodeMs', p),
-      prefillMs: prefill === null ? null : readFiniteNumber(g, 'prefillMs', p),
-      perOpMs: readFiniteNumber(g, 'perOpMs', p),
+      decodeMs: readPositive(g, 'decodeMs', p),
+      prefillMs: prefill === null ? null : readPositive(g, 'prefillMs', p),
+      perOpMs: readPositive(g, 'perOpMs', p),
     },
     { note: readOptionalString(g, 'note', p) },
   );
+}
+
+/** A measured time: a zero or negative one would always win the runtime choice and break the planner. */
+function readPositive(o: JsonObject, key: string, p: string): number {
+  const x = readFiniteNumber(o, key, p);
+  if (!(x > 0)) throw new ProtocolError(`${p}.${key} must be above 0`);
+  return x;
 }

@@ -60,6 +60,8 @@ export interface StageAssignment {
   /** Tensor names this stage must send on: its outputs plus relayed inputs later stages need. */
   forward: string[];
   planId: string;
+  /** The runtime of each phase, as in the profile the leader planned with (absent: the phone's own). */
+  phases?: { decode: ComputeBackend; prefill: ComputeBackend };
 }
 
 export type Message =

@@ -71,6 +71,7 @@ export function messagesOfEveryKind(): Message[] {
         nextPeer: null,
         forward: ['hidden_states', 'attention_mask'],
         planId: 'plan-7',
+        phases: { decode: 'wasm', prefill: 'webgpu' },
       },
     },
     {

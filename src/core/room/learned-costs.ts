@@ -6,7 +6,7 @@
  * - per phone, how far its stage time is from the calibration kernel's prediction (a factor);
  * - per phone, its handling time around a step (worker hand-off, framing): resident − run time;
  * - for the room, what a hop between phones costs beyond the survey's latency + bytes / bandwidth: the
- *   step's wall time minus every phone's residence is the links' time (plus the leader's sampling).
+ *   step's wall time minus every phone's residence is the links' time (plus the leader's framing).
  *
  * Each new run is blended into what was known (an exponential average), so the plan can follow a phone
  * that slows down, and the next solve prices hops as they really are.
@@ -45,6 +45,8 @@ export interface RunObservation {
   readonly predictedLinkMs: number;
 }
 
+const MAX_HOP_EXTRA_MS = 1000;
+
 /** Weight of the newest run: high enough to follow a phone that slows down within a few runs. */
 export const LEARNING_RATE = 0.5;
 
@@ -65,7 +67,11 @@ export function learnFrom(prev: LearnedCosts, run: RunObservation, weight = LEAR
   }
   let hopExtraMs = prev.hopExtraMs;
   if (run.remoteHops > 0 && Number.isFinite(run.outsideMs)) {
-    const extra = Math.max(0, (run.outsideMs - run.predictedLinkMs) / run.remoteHops);
+    // Clamped: no real hop costs a second, and one wild run must not push every plan onto one phone.
+    const extra = Math.min(
+      MAX_HOP_EXTRA_MS,
+      Math.max(0, (run.outsideMs - run.predictedLinkMs) / run.remoteHops),
+    );
     hopExtraMs = blend(prev.hopExtraMs, extra, weight);
   }
   return { computeFactor, handlingMs, hopExtraMs };
