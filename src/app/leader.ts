@@ -11,6 +11,7 @@ import type { PlacementProblem, PlacementResult } from '../core/placement/types'
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import {
+  LEARNING_RATE,
   type LearnedCosts,
   learnFrom,
   NOTHING_LEARNT,
@@ -72,6 +73,8 @@ export class Leader extends RoomNode {
   private surveyed: SurveyResult | null = null;
   /** Phones that began loading (or failed) since their last `assign`: a `ready` before that is stale. */
   private readonly startedLoading = new Set<string>();
+  /** Everything `learned` holds came from warm-ups. */
+  private learntFromWarmUpOnly = false;
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
   static readonly REPLAN_GAIN = 0.1;
 
@@ -329,13 +332,16 @@ export class Leader extends RoomNode {
         () => {},
       );
       // Its first steps still pay one-time costs (and the page redraws around them): learn from the rest.
-      this.learn({
-        ...r,
-        // stepBreakdown drops its first step as the prefill: start one early.
-        stepMs: r.stepMs.slice(WARM_UP_SKIP - 1),
-        stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP - 1),
-        residentMs: r.residentMs.slice(WARM_UP_SKIP - 1),
-      });
+      this.learn(
+        {
+          ...r,
+          // stepBreakdown drops its first step as the prefill: start one early.
+          stepMs: r.stepMs.slice(WARM_UP_SKIP - 1),
+          stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP - 1),
+          residentMs: r.residentMs.slice(WARM_UP_SKIP - 1),
+        },
+        true,
+      );
       this.lastRunPlan = null;
       return true;
     } catch (e) {
@@ -348,32 +354,40 @@ export class Leader extends RoomNode {
    * Folds a finished generation's timings into what the room knows, and restates the plan's
    * predictions with it. Every answer is a measurement: a phone that slows down shows here first.
    */
-  private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>): void {
+  private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>, warmUp = false): void {
     const rp = this.roomPlan;
     const b = stepBreakdown(r);
     if (!rp || !b || b.computeMs.length !== rp.stages.length) return;
     // A measured plan that could not be priced (a phone left): nothing sound to compare against.
     if (this.surveyed && rp.surveyLinkMs === null) return;
+    // Warm-ups run right after a load, still paying one-time costs: the first real answer replaces
+    // what they taught instead of being averaged with it.
+    const weight = this.learntFromWarmUpOnly && !warmUp ? 1 : LEARNING_RATE;
+    this.learntFromWarmUpOnly = warmUp && (this.learntFromWarmUpOnly || this.learned === NOTHING_LEARNT);
     try {
-      this.learnFrom(rp, b);
+      this.learnFrom(rp, b, weight);
     } catch (e) {
       // Learning is a bonus: it must never turn a finished answer into a failure.
       this.opts.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
-  private learnFrom(rp: RoomPlan, b: StepBreakdown): void {
-    this.learned = learnFrom(this.learned, {
-      stages: rp.stages.map((s, k) => ({
-        phoneId: s.phoneId,
-        kernelPredictedMs: s.kernelPredictedMs,
-        computeMs: b.computeMs[k]!,
-        handlingMs: b.handlingMs[k]!,
-      })),
-      outsideMs: b.outsideMs,
-      remoteHops: remoteHopsOf(rp.plan, SELF),
-      predictedLinkMs: rp.surveyLinkMs ?? 0,
-    });
+  private learnFrom(rp: RoomPlan, b: StepBreakdown, weight: number): void {
+    this.learned = learnFrom(
+      this.learned,
+      {
+        stages: rp.stages.map((s, k) => ({
+          phoneId: s.phoneId,
+          kernelPredictedMs: s.kernelPredictedMs,
+          computeMs: b.computeMs[k]!,
+          handlingMs: b.handlingMs[k]!,
+        })),
+        outsideMs: b.outsideMs,
+        remoteHops: remoteHopsOf(rp.plan, SELF),
+        predictedLinkMs: rp.surveyLinkMs ?? 0,
+      },
+      weight,
+    );
     if (this.model) {
       const phones = activePhones(this.phones);
       this.roomPlan = {
