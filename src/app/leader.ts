@@ -10,36 +10,20 @@ import type { Manifest } from '../core/graph/manifest';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link } from '../core/ports';
 import type { Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import {
-  LEARNING_RATE,
-  type LearnedCosts,
-  learnFrom,
-  NOTHING_LEARNT,
-  type StepBreakdown,
-  stepBreakdown,
-} from '../core/room/learned-costs';
 import { assignments } from '../core/room/plan';
 import { activePhones, applyRosterEvent, type RosterEvent } from '../core/room/roster';
 import { PeerBlockServer } from './delivery/peer-blocks';
 import { loopbackPair } from './loopback-link';
 import { type ModelChoice, type OpenedModel, openModel } from './model-source';
 import { type GenerationOutput, PipelineDriver } from './pipeline-driver';
+import { RoomLearning } from './room-learning';
 import { RoomNode, type RoomNodeOptions } from './room-node';
-import {
-  type Planner,
-  planRoom,
-  pricePlan,
-  type RoomPlan,
-  remoteHopsOf,
-  samePlacement,
-} from './room-planner';
+import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from './room-planner';
 import { RoomSurvey, type SurveyResult } from './room-survey';
 
 export type { GenerationOutput };
 export const LEADER_PEER_PREFIX = 'chorus-';
 export const SELF = 'leader';
-/** Warm-up steps not learnt from: one-time costs still land on them. */
-const WARM_UP_SKIP = 8;
 
 function randomToken(bytes: number): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
@@ -68,13 +52,11 @@ export class Leader extends RoomNode {
   private readonly survey: RoomSurvey;
   private readonly blockServer = new PeerBlockServer((file) => this.model?.files?.get(file));
   private joined = 0;
-  /** What the room's runs taught about its phones and links (core/room/learned-costs.ts). */
-  learned: LearnedCosts = NOTHING_LEARNT;
+  /** What the room's runs taught about its phones and links. */
+  readonly learning = new RoomLearning();
   private surveyed: SurveyResult | null = null;
   /** Phones that began loading (or failed) since their last `assign`: a `ready` before that is stale. */
   private readonly startedLoading = new Set<string>();
-  /** Everything `learned` holds came from warm-ups. */
-  private learntFromWarmUpOnly = false;
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
   static readonly REPLAN_GAIN = 0.1;
 
@@ -201,7 +183,7 @@ export class Leader extends RoomNode {
     this.setStatus('opening the model…');
     const model = await openModel(choice, (line) => this.setStatus(line));
     this.model = model;
-    this.learned = NOTHING_LEARNT;
+    this.learning.reset();
     const manifest = model.manifest;
     const phones = activePhones(this.phones);
     const shape = layerShapeOf(manifest.config);
@@ -236,7 +218,14 @@ export class Leader extends RoomNode {
       this.opts.log(`re-planning skipped: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    const now = pricePlan(this.model!.manifest, phones, this.surveyed, SELF, current.plan, this.learned);
+    const now = pricePlan(
+      this.model!.manifest,
+      phones,
+      this.surveyed,
+      SELF,
+      current.plan,
+      this.learning.learned,
+    );
     if (
       samePlacement(better.plan, current.plan) ||
       better.predictedTokenMs === null ||
@@ -267,7 +256,7 @@ export class Leader extends RoomNode {
       this.planner,
       this.leaderOpts.solve,
       randomToken(4),
-      this.learned,
+      this.learning.learned,
     );
   }
 
@@ -331,17 +320,7 @@ export class Leader extends RoomNode {
         randomToken(6),
         () => {},
       );
-      // Its first steps still pay one-time costs (and the page redraws around them): learn from the rest.
-      this.learn(
-        {
-          ...r,
-          // stepBreakdown drops its first step as the prefill: start one early.
-          stepMs: r.stepMs.slice(WARM_UP_SKIP - 1),
-          stageTimesMs: r.stageTimesMs.slice(WARM_UP_SKIP - 1),
-          residentMs: r.residentMs.slice(WARM_UP_SKIP - 1),
-        },
-        true,
-      );
+      this.learn(r, true);
       this.lastRunPlan = null;
       return true;
     } catch (e) {
@@ -356,44 +335,19 @@ export class Leader extends RoomNode {
    */
   private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>, warmUp = false): void {
     const rp = this.roomPlan;
-    const b = stepBreakdown(r);
-    if (!rp || !b || b.computeMs.length !== rp.stages.length) return;
-    // A measured plan that could not be priced (a phone left): nothing sound to compare against.
-    if (this.surveyed && rp.surveyLinkMs === null) return;
-    // Warm-ups run right after a load, still paying one-time costs: the first real answer replaces
-    // what they taught instead of being averaged with it.
-    const weight = this.learntFromWarmUpOnly && !warmUp ? 1 : LEARNING_RATE;
-    this.learntFromWarmUpOnly = warmUp && (this.learntFromWarmUpOnly || this.learned === NOTHING_LEARNT);
+    if (!rp) return;
     try {
-      this.learnFrom(rp, b, weight);
-    } catch (e) {
-      // Learning is a bonus: it must never turn a finished answer into a failure.
-      this.opts.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-
-  private learnFrom(rp: RoomPlan, b: StepBreakdown, weight: number): void {
-    this.learned = learnFrom(
-      this.learned,
-      {
-        stages: rp.stages.map((s, k) => ({
-          phoneId: s.phoneId,
-          kernelPredictedMs: s.kernelPredictedMs,
-          computeMs: b.computeMs[k]!,
-          handlingMs: b.handlingMs[k]!,
-        })),
-        outsideMs: b.outsideMs,
-        remoteHops: remoteHopsOf(rp.plan, SELF),
-        predictedLinkMs: rp.surveyLinkMs ?? 0,
-      },
-      weight,
-    );
-    if (this.model) {
+      // A measured plan that could not be priced (a phone left) has nothing sound to compare against.
+      const priced = !this.surveyed || rp.surveyLinkMs !== null;
+      if (!this.learning.observe(rp, r, SELF, { warmUp, priced }) || !this.model) return;
       const phones = activePhones(this.phones);
       this.roomPlan = {
         ...rp,
-        ...pricePlan(this.model.manifest, phones, this.surveyed, SELF, rp.plan, this.learned),
+        ...pricePlan(this.model.manifest, phones, this.surveyed, SELF, rp.plan, this.learning.learned),
       };
+    } catch (e) {
+      // Learning is a bonus: it must never turn a finished answer into a failure.
+      this.opts.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
 
