@@ -18,7 +18,7 @@ export interface RoomNodeOptions {
   readonly caps: DeviceCaps;
   readonly backend: StageBackend;
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
-  /** The runtime of each phase until this phone is measured (then the faster measured one is used). */
+  /** The runtime of each phase when an assignment names none (the phone was not measured). */
   readonly phases?: PhaseBackends;
   readonly store: BlockStore | null;
   readonly onCorrupt?: (file: string, reason: string) => void;

@@ -39,7 +39,7 @@ export interface StageHostDeps {
   readonly linkTo: (peerId: string) => Promise<Link>;
   /** Times this phone on the calibration kernel (app/measure-device.ts). */
   readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
-  /** The runtime of each phase until a measurement picks the faster (default: wasm for both). */
+  /** The runtime of each phase when the assignment names none (default: wasm for both). */
   readonly phases?: PhaseBackends;
   /** The block cache (IndexedDB in the browser); null: always download. */
   readonly store: BlockStore | null;
@@ -59,11 +59,7 @@ export class StageHost {
   /** Requests with a live KV cache here: the phone shows busy while there is one. */
   private readonly active = new Set<string>();
   state: PhoneState = 'joining';
-  private phases: PhaseBackends;
-
-  constructor(private readonly deps: StageHostDeps) {
-    this.phases = deps.phases ?? { decode: 'wasm', prefill: 'wasm' };
-  }
+  constructor(private readonly deps: StageHostDeps) {}
 
   private report(state: PhoneState, extra: Omit<MessageOf<'state'>, 'kind' | 'state'> = {}): void {
     this.state = state;
@@ -99,8 +95,6 @@ export class StageHost {
     this.report('measuring', { detail: 'timing the calibration kernel' });
     try {
       const profile = await this.deps.measure(shape);
-      // The next stage this phone loads runs each phase where it measured faster.
-      this.phases = { decode: profile.decodeOn, prefill: profile.prefillOn };
       this.deps.leader.send({ kind: 'profile', profile });
       this.report(before === 'joining' ? 'idle' : before, {
         detail: `measured: decode on ${profile.decodeOn}, prefill on ${profile.prefillOn}`,
@@ -163,7 +157,8 @@ export class StageHost {
         cacheOutputs: stage.cacheOutputs,
         inputSpecs: manifest.inputs,
         trimLogits: a.nextPeer === null,
-        phases: a.phases ?? this.phases,
+        // The leader names each phase's runtime from the profile it planned with.
+        phases: a.phases ?? this.deps.phases ?? { decode: 'wasm', prefill: 'wasm' },
       });
       if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
       const ms = performance.now() - t0;

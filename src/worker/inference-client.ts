@@ -5,12 +5,9 @@
  */
 import type { StageBackend, StageLoadRequest, StageStepResult } from '../core/ports';
 import type { NamedTensors, TensorData } from '../core/tensor';
-import type { ExecutionProviderName, FromWorker, RuntimeOptions, ToWorker } from './worker-protocol';
+import type { FromWorker, RuntimeOptions, ToWorker } from './worker-protocol';
 
 export interface WorkerStageBackendOptions {
-  /** In order of preference. Default ['wasm']: WebGPU only pays off for big matrices, and is skipped
-   *  by the worker when there is no adapter. */
-  readonly executionProviders?: readonly ExecutionProviderName[];
   /** Folder serving onnxruntime's wasm runtime (see scripts/copy-ort-assets.mjs). Default `<base>ort/`. */
   readonly wasmPaths?: string;
   /** Emulate a phone k times slower (see RuntimeOptions.slowdown). */
@@ -53,7 +50,6 @@ export class WorkerStageBackend implements StageBackend {
     this.runtime = {
       // Absolute, because the worker resolves relative URLs against its own script's URL.
       wasmPaths: opts.wasmPaths ?? new URL(`${import.meta.env.BASE_URL}ort/`, globalThis.location.href).href,
-      executionProviders: opts.executionProviders ?? ['wasm'],
       slowdown: opts.slowdown ?? 1,
     };
     this.transferInputs = opts.transferInputs ?? false;

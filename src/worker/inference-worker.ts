@@ -6,16 +6,12 @@
  * A failure of any call is answered with `failed` and the worker stays up for the next call.
  */
 import { configureOrt, createWebSession, webGpuAdapter } from '../adapters/ort/web';
+import type { PhaseBackends } from '../core/cost/backend-choice';
 import { lastLogitsRow, StageRunner } from '../core/pipeline/stage-runner';
 import type { ModelSession, StageLoadRequest } from '../core/ports';
+import type { ComputeBackend } from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
-import {
-  type ExecutionProviderName,
-  type FromWorker,
-  type RuntimeOptions,
-  type ToWorker,
-  transferablesOf,
-} from './worker-protocol';
+import { type FromWorker, type RuntimeOptions, type ToWorker, transferablesOf } from './worker-protocol';
 
 const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 
@@ -56,31 +52,6 @@ function checkNames(what: string, wanted: readonly string[], has: readonly strin
   if (missing.length > 0) throw new Error(`the stage graph has no ${what} ${missing.join(', ')}`);
 }
 
-/** The execution providers of each phase: the request's explicit choice, else the runtime's default list. */
-async function phaseProviders(
-  req: StageLoadRequest,
-  runtime: RuntimeOptions,
-): Promise<{
-  decode: ExecutionProviderName[];
-  prefill: ExecutionProviderName[] | null;
-  adapter: string | null;
-}> {
-  const wantsGpu =
-    req.phases?.decode === 'webgpu' ||
-    req.phases?.prefill === 'webgpu' ||
-    (!req.phases && runtime.executionProviders.includes('webgpu'));
-  const adapter = wantsGpu ? await webGpuAdapter() : null;
-  if (req.phases) {
-    if (wantsGpu && !adapter)
-      throw new Error('WebGPU was asked for, but this browser gives no WebGPU adapter (use wasm)');
-    const { decode, prefill } = req.phases;
-    return { decode: [decode], prefill: prefill === decode ? null : [prefill], adapter };
-  }
-  // A default list falls back along itself: 'webgpu' is dropped when there is no adapter.
-  const eps = runtime.executionProviders.filter((e) => e !== 'webgpu' || adapter);
-  return { decode: eps.length > 0 ? eps : ['wasm'], prefill: null, adapter };
-}
-
 async function load(
   req: StageLoadRequest,
   runtime: RuntimeOptions,
@@ -94,12 +65,17 @@ async function load(
   }
   slowdown = Math.max(1, runtime.slowdown ?? 1);
   const applied = configureOrt({ wasmPaths: runtime.wasmPaths, threads: req.threads ?? 1 });
-  const eps = await phaseProviders(req, runtime);
+  // Each phase on the runtime asked for (the stage host's choice); two sessions when they differ.
+  const phases: PhaseBackends = req.phases ?? { decode: 'wasm', prefill: 'wasm' };
+  const usesGpu = phases.decode === 'webgpu' || phases.prefill === 'webgpu';
+  const adapter = usesGpu ? await webGpuAdapter() : null;
+  if (usesGpu && !adapter)
+    throw new Error('WebGPU was asked for, but this browser gives no WebGPU adapter (use wasm)');
   const sessions: ModelSession[] = [];
   try {
-    sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: eps.decode }));
-    if (eps.prefill)
-      sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: eps.prefill }));
+    sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: [phases.decode] }));
+    if (phases.prefill !== phases.decode)
+      sessions.push(await createWebSession(req.graph, req.weights, { executionProviders: [phases.prefill] }));
     for (const session of sessions) {
       checkNames('input', req.inputs, session.inputNames);
       checkNames('output', req.outputs, session.outputNames);
@@ -113,17 +89,13 @@ async function load(
     runner: new StageRunner(sessions[0]!, req, specs, sessions[1]),
     trimLogits: req.trimLogits,
   };
-  const name = (ep: ExecutionProviderName) =>
+  const name = (ep: ComputeBackend) =>
     ep === 'webgpu' ? 'webgpu' : `wasm (${applied.threads} thread${applied.threads === 1 ? '' : 's'})`;
-  const backend = eps.prefill
-    ? `decode on ${name(eps.decode[0]!)}, prefill on ${name(eps.prefill[0]!)}`
-    : name(eps.decode[0]!);
-  const usesGpu = [...eps.decode.slice(0, 1), ...(eps.prefill ?? [])].includes('webgpu');
-  return {
-    backend,
-    loadMs: performance.now() - t0,
-    ...(usesGpu && eps.adapter ? { adapter: eps.adapter } : {}),
-  };
+  const backend =
+    phases.prefill !== phases.decode
+      ? `decode on ${name(phases.decode)}, prefill on ${name(phases.prefill)}`
+      : name(phases.decode);
+  return { backend, loadMs: performance.now() - t0, ...(adapter ? { adapter } : {}) };
 }
 
 async function step(

@@ -6,14 +6,10 @@
 import type { StageLoadRequest } from '../core/ports';
 import type { NamedTensors } from '../core/tensor';
 
-export type ExecutionProviderName = 'wasm' | 'webgpu';
-
 /** How the worker should set up onnxruntime; fixed by the first load (onnxruntime reads it once). */
 export interface RuntimeOptions {
   /** Absolute URL of the folder with ort-wasm-simd-threaded.jsep.{mjs,wasm}. */
   readonly wasmPaths: string;
-  /** In order of preference; 'webgpu' is skipped when the worker finds no adapter. */
-  readonly executionProviders: readonly ExecutionProviderName[];
   /**
    * Emulates a phone this many times slower (≥ 1): after each run the worker sleeps (k − 1) × the run's
    * time before answering. Benchmarks and tests use it; CPU throttling cannot reach workers.
