@@ -77,8 +77,8 @@ export function placementProblem(
   survey: SurveyResult,
   leaderId: string,
   learned: LearnedCosts = NOTHING_LEARNT,
-  hopExtraMs: number = learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS,
 ): PlacementProblem {
+  const hopExtraMs = learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS;
   const context = planContext(manifest);
   const crossing = crossingBytesPerToken(manifest, { contextLength: 1 });
   const devices = phones.map((p) => {
@@ -159,30 +159,33 @@ export function pricePlan(
     remoteHops,
   };
   if (!survey || !plan.stages.every((s) => survey.profiles.has(s.phoneId))) return unpriced;
-  const inPlan = phones.filter((p) => plan.stages.some((s) => s.phoneId === p.id));
-  const costOf = (problem: PlacementProblem) =>
-    costOfPlan(
-      problem,
-      buildCostTables(problem),
-      plan.stages.map((s) => ({ deviceId: s.phoneId, firstBlock: s.firstBlock, lastBlock: s.lastBlock })),
-    );
-  const learnt = costOf(placementProblem(manifest, inPlan, survey, leaderId, learned));
-  const kernel = costOf(placementProblem(manifest, inPlan, survey, leaderId, NOTHING_LEARNT));
-  const surveyOnly = costOf(placementProblem(manifest, inPlan, survey, leaderId, learned, 0));
-  if (!learnt || !kernel || !surveyOnly) return unpriced;
-  const handling = (id: string) => learned.handlingMs.get(id) ?? DEFAULT_HANDLING_MS;
-  const links = (c: NonNullable<typeof learnt>) => c.inputMs + c.stages.reduce((a, s) => a + s.sendMs, 0);
+  // Every measured phone, not only the plan's: the leader's links are priced from its own survey.
+  const measured = phones.filter((p) => survey.profiles.has(p.id));
+  const problem = placementProblem(manifest, measured, survey, leaderId, learned);
+  const cost = costOfPlan(
+    problem,
+    buildCostTables(problem),
+    plan.stages.map((s) => ({ deviceId: s.phoneId, firstBlock: s.firstBlock, lastBlock: s.lastBlock })),
+  );
+  if (!cost) return unpriced;
+  const context = typicalContext(manifest);
+  const linkMs = cost.inputMs + cost.stages.reduce((a, s) => a + s.sendMs, 0);
   return {
-    stages: plan.stages.map((s, k) => ({
-      ...s,
-      predictedMs: learnt.stages[k]!.computeMs - handling(s.phoneId),
-      kernelPredictedMs: kernel.stages[k]!.computeMs - DEFAULT_HANDLING_MS,
-      handlingMs: handling(s.phoneId),
-    })),
-    predictedTokenMs: learnt.tokenMs,
-    predictedTokensPerSecond: 1000 / learnt.tokenMs,
-    predictedLinkMs: links(learnt),
-    surveyLinkMs: links(surveyOnly),
+    stages: plan.stages.map((s) => {
+      const times = blockTimes(manifest, survey.profiles.get(s.phoneId)!, context);
+      const kernel = times.slice(s.firstBlock, s.lastBlock + 1).reduce((a, b) => a + b, 0);
+      return {
+        ...s,
+        predictedMs: kernel * (learned.computeFactor.get(s.phoneId) ?? 1),
+        kernelPredictedMs: kernel,
+        handlingMs: learned.handlingMs.get(s.phoneId) ?? DEFAULT_HANDLING_MS,
+      };
+    }),
+    predictedTokenMs: cost.tokenMs,
+    predictedTokensPerSecond: 1000 / cost.tokenMs,
+    predictedLinkMs: linkMs,
+    // Every hop between two phones carries the same learnt extra; the survey's share is the rest.
+    surveyLinkMs: linkMs - remoteHops * (learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS),
     remoteHops,
   };
 }
