@@ -6,6 +6,7 @@
  */
 import { randomProblem } from '../src/core/placement/test-instances';
 import type { PlacementProblem, PlacementResult } from '../src/core/placement/types';
+import { stepBreakdown } from '../src/core/room/learned-costs';
 import { SimulatedRoom } from '../tools/room/simulator';
 import { type Benchmark, median, type Row, spread } from './harness';
 import { type BenchModel, benchModel, modelKey } from './rooms';
@@ -48,20 +49,18 @@ async function runOnce(room: SimulatedRoom, planner: 'solved' | 'even', name: st
   const res = await room.generate({ promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 48 }, 600_000);
   into.tokensPerSecond.push(res.tokensPerSecond);
   into.plans.push(res.plan);
-  const decode = res.stageTimesMs.slice(1);
+  // The same medians over the decode steps that the leader learns from.
+  const b = stepBreakdown(res);
+  if (!b) throw new Error('the answer had no decode steps');
   res.plan.stages.forEach((s, k) => {
-    const measured = median(decode.map((d) => d[k] ?? Number.NaN).filter(Number.isFinite));
+    const measured = b.computeMs[k]!;
     if (s.predictedMs !== null && measured > 0) into.stageErrors.push((s.predictedMs - measured) / measured);
     if (s.kernelPredictedMs && measured > 0)
       into.kernelErrors.push((s.kernelPredictedMs - measured) / measured);
   });
-  const stepMs = median(res.stepMs.slice(1));
   if (res.plan.predictedTokenMs !== null)
-    into.tokenErrors.push((res.plan.predictedTokenMs - stepMs) / stepMs);
-  const outside = median(
-    res.stepMs.slice(1).map((wall, i) => wall - (res.residentMs[i + 1] ?? []).reduce((a, b) => a + b, 0)),
-  );
-  if (res.plan.remoteHops > 0) into.hopMs.push(outside / res.plan.remoteHops);
+    into.tokenErrors.push((res.plan.predictedTokenMs - b.stepMs) / b.stepMs);
+  if (res.plan.remoteHops > 0) into.hopMs.push(b.outsideMs / res.plan.remoteHops);
 }
 
 /**

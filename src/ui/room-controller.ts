@@ -15,7 +15,7 @@ import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
 import type { BackendPreference, PhasePreferences } from '../core/cost/backend-choice';
 import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
-import { measuredStageMs } from '../core/room/stage-times';
+import { stepBreakdown } from '../core/room/learned-costs';
 import { WorkerStageBackend } from '../worker/inference-client';
 import type { PlanViewData } from './plan-view';
 
@@ -293,7 +293,7 @@ export class RoomController implements ReactiveController {
     const manifest = leader?.manifest;
     if (!leader || !rp || !manifest) return null;
     const name = (id: string) => leader.phones.find((p) => p.id === id)?.name ?? id;
-    const measured = measuredStageMs(this.result);
+    const measured = this.result ? (stepBreakdown(this.result)?.computeMs ?? null) : null;
     const measuredTotal = this.result?.tokensPerSecond ?? null;
     return {
       blocks: manifest.blocks.map((b) => ({ kind: b.kind, layer: b.layer })),
