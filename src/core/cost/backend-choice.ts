@@ -3,13 +3,10 @@
  * pays a dispatch cost per op that can lose one-token decode to WASM, so each phase takes whichever ran
  * the calibration kernel faster on this phone. A choice the user made (`?decode=` / `?prefill=`) wins.
  */
-import type { ComputeBackend, DeviceProfile, WebGpuTiming } from '../protocol/messages';
+import type { ComputeBackend, DeviceProfile, PhaseBackends, WebGpuTiming } from '../protocol/messages';
 import type { Calibration } from './cost-model';
 
-export interface PhaseBackends {
-  readonly decode: ComputeBackend;
-  readonly prefill: ComputeBackend;
-}
+export type { PhaseBackends };
 
 export type BackendPreference = ComputeBackend | 'auto';
 

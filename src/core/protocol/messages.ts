@@ -61,7 +61,7 @@ export interface StageAssignment {
   forward: string[];
   planId: string;
   /** The runtime of each phase, as in the profile the leader planned with (absent: the phone's own). */
-  phases?: { decode: ComputeBackend; prefill: ComputeBackend };
+  phases?: PhaseBackends;
 }
 
 export type Message =
@@ -126,6 +126,12 @@ export interface LayerShapeSpec {
 
 export const COMPUTE_BACKENDS = ['wasm', 'webgpu'] as const;
 export type ComputeBackend = (typeof COMPUTE_BACKENDS)[number];
+
+/** The runtime each phase of a stage runs on: prefill (the prompt) and one-token decode. */
+export interface PhaseBackends {
+  readonly decode: ComputeBackend;
+  readonly prefill: ComputeBackend;
+}
 
 export interface WebGpuTiming {
   /** The adapter (vendor / architecture), e.g. a software SwiftShader one. */
