@@ -1,4 +1,5 @@
 import { defaultClientConditions, defineConfig } from 'vite';
+import { ortRuntime } from './tools/vite/ort-runtime';
 import { ortWebGpuFix } from './tools/vite/ort-webgpu-fix';
 
 /**
@@ -15,16 +16,17 @@ const crossOriginIsolation = {
 export default defineConfig({
   server: { headers: crossOriginIsolation },
   preview: { headers: crossOriginIsolation },
+  // Every build and dev server carries onnxruntime's wasm runtime under ort/ (tools/vite/ort-runtime.ts).
   // onnxruntime-web's WebGPU backend misorders uploads (tools/vite/ort-webgpu-fix.ts). Worker bundles
   // get their own plugin list: the inference worker is where onnxruntime runs.
-  plugins: [ortWebGpuFix()],
+  plugins: [ortRuntime(), ortWebGpuFix()],
   // The inference worker imports ES modules (onnxruntime-web, the core); classic workers cannot.
   worker: { format: 'es', plugins: () => [ortWebGpuFix()] },
   // Pre-bundling onnxruntime-web breaks how it finds its wasm runtime; it is ESM already and is served
-  // as is. The runtime itself comes from public/ort/ (scripts/copy-ort-assets.mjs).
+  // as is. The runtime itself is served from ort/ (tools/vite/ort-runtime.ts).
   optimizeDeps: { exclude: ['onnxruntime-web'] },
   // onnxruntime-web's "extern wasm" build leaves its runtime out of the bundle: we serve it from
-  // public/ort/ anyway, and the default build would also copy the 28 MB .wasm into dist/assets unused.
+  // ort/ anyway, and the default build would also copy the 28 MB .wasm into dist/assets unused.
   resolve: { conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions] },
   build: { target: 'es2022', outDir: 'dist' },
 });

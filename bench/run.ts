@@ -3,10 +3,11 @@
  * writes bench/results/<name>.json, bench/results/summary.md and bench/results/chart.svg, and prints
  * the table. Runs itself inside ../shared/tools/netns-run where WebRTC needs it (as the e2e suite does).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureAppBuilt } from '../tools/app-build';
+import { reexecInNetns } from '../tools/netns';
 import {
   type Benchmark,
   type BenchResult,
@@ -16,21 +17,8 @@ import {
   writeResult,
 } from './harness';
 
-const REPO = path.resolve(import.meta.dirname, '..');
-const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
-
-if (
-  !process.env.CHORUS_IN_NETNS &&
-  process.platform === 'linux' &&
-  existsSync(NETNS) &&
-  process.getuid?.() === 0
-) {
-  const r = spawnSync(NETNS, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, CHORUS_IN_NETNS: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
+await reexecInNetns();
+await ensureAppBuilt((line) => process.stderr.write(`${line}\n`));
 
 async function loadBenchmarks(): Promise<Benchmark[]> {
   const files = readdirSync(import.meta.dirname)

@@ -20,7 +20,7 @@ Options:
   --cert <file>       PEM certificate to serve instead of the generated self-signed one (needs --key)
   --key <file>        PEM private key for --cert
   --cert-dir <dir>    where the self-signed certificate is kept (default .chorus/certs)
-  --app <dir>         built app to serve (default dist/; run \`npm run build\` first)
+  --app <dir>         built app to serve (default dist/, built or rebuilt first when stale)
   --no-app            serve no app, only signaling and models
   --model <name=dir>  serve <dir> at /models/<name>/ (repeatable)
   -h, --help          show this help

@@ -1,4 +1,5 @@
 // CLI entry: `tsx signaling-server/main.ts --help`.
+import { ensureAppBuilt } from '../tools/app-build';
 import { parseCliArgs, USAGE } from './cli-args';
 import { type RunningServer, startServer } from './server';
 
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
 
   let server: RunningServer;
   try {
+    if (command.options.appDir === undefined) await ensureAppBuilt(console.log);
     server = await startServer(command.options);
   } catch (e) {
     console.error(`error: ${e instanceof Error ? e.message : String(e)}`);

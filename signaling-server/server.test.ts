@@ -59,6 +59,13 @@ describe('startServer basics', () => {
     expect(server.lanUrls).toEqual([]);
     expect(logLines.some((l) => l.includes(server.url))).toBe(true);
   });
+
+  it('hands pages its LAN URLs at /config.json (none when it serves loopback only), never cached', async () => {
+    const res = await get('/config.json');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toEqual({ lanUrls: [] });
+  });
 });
 
 describe('app files', () => {

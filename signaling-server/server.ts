@@ -88,6 +88,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   app.use(crossOriginIsolation); // first, so every response below carries it
   const relay = mountPeerRelay(app, server, log);
   app.use('/models', modelsRouter(models));
+  // What a page can't know by itself. A leader opened on this machine's loopback origin makes its join
+  // link and QR code from the LAN URL (src/core/room/join-link.ts). Filled in once the port is bound.
+  const pageConfig: { lanUrls: string[] } = { lanUrls: [] };
+  app.get('/config.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(pageConfig);
+  });
   if (appDir) app.use(appStatic(appDir));
   app.use(notFound);
   app.use(errorHandler(log));
@@ -102,6 +109,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const localHost = isWildcardHost(host) ? 'localhost' : host;
   const url = baseUrl(secure, localHost, actualPort);
   const lanUrls = lanAddressesFor(host).map((ip) => baseUrl(secure, ip, actualPort));
+  pageConfig.lanUrls = lanUrls;
 
   log(`Chorus server on ${secure ? 'HTTPS' : 'HTTP'}; open:`);
   log(`  this machine: ${url}`);

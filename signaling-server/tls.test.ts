@@ -206,6 +206,8 @@ describe('user certificate and auto mode', () => {
       );
       for (const ip of ['127.0.0.1', ...lanIPv4Addresses()]) expect(sans.has(`IP Address:${ip}`)).toBe(true);
       expect((await httpsGet(`https://127.0.0.1:${server.port}/models/index.json`)).status).toBe(200);
+      const config = await httpsGet(`https://127.0.0.1:${server.port}/config.json`);
+      expect(JSON.parse(config.body)).toEqual({ lanUrls: server.lanUrls });
     } finally {
       await server.close();
     }

@@ -4,7 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import QRCode from 'qrcode';
 import { startServer } from '../signaling-server/server';
+import { ensureAppBuilt } from './app-build';
 import { DEFAULT_MODEL, prepareModel } from './room/prepare-models';
 
 async function main(): Promise<void> {
@@ -16,6 +18,7 @@ async function main(): Promise<void> {
       https: { type: 'string', default: 'auto' },
     },
   });
+  await ensureAppBuilt(console.log);
   const dirs = values.model ?? [DEFAULT_MODEL];
   const models = [];
   for (const dir of dirs) {
@@ -24,9 +27,10 @@ async function main(): Promise<void> {
   }
   const https = values.https as 'auto' | 'on' | 'off';
   const server = await startServer({ host: values.host, port: Number(values.port), https, models });
-  console.log(
-    `\nChorus is running. Open ${server.lanUrls[0] ?? server.url} on the first phone and press "Create room".`,
-  );
+  const open = server.lanUrls[0] ?? server.url;
+  console.log(`\nChorus is running. Open ${open} on the first phone and press "Create room".`);
+  // The same address as a QR code, for the first phone's camera (the room's own QR code comes next).
+  if (server.lanUrls[0]) console.log(await QRCode.toString(open, { type: 'terminal', small: true }));
   console.log('Phones will warn about the self-signed certificate once: accept it to continue.');
   const stop = () => void server.close().then(() => process.exit(0));
   process.once('SIGINT', stop);

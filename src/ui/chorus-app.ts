@@ -16,6 +16,8 @@ import type { GenerateDetail } from './prompt-panel';
 export class ChorusApp extends LitElement {
   private readonly room = new RoomController(this);
   @state() private qr = '';
+  /** The link `qr` encodes: the link can change after the room exists (the server's LAN URL arrives). */
+  private qrLink = '';
 
   static override styles = css`
     :host { display: block; max-width: 760px; margin: 0 auto; padding: 16px; font-family: system-ui, sans-serif; color: #223; }
@@ -33,8 +35,11 @@ export class ChorusApp extends LitElement {
 
   override updated(): void {
     const link = this.room.joinLink;
-    if (link && !this.qr)
-      void QRCode.toDataURL(link, { margin: 1, width: 160 }).then((url) => (this.qr = url));
+    if (!link || link === this.qrLink) return;
+    this.qrLink = link;
+    void QRCode.toDataURL(link, { margin: 1, width: 160 }).then((url) => {
+      if (this.qrLink === link) this.qr = url;
+    });
   }
 
   private renderHome() {

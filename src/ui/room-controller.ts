@@ -15,6 +15,7 @@ import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
 import type { BackendPreference, PhasePreferences } from '../core/cost/backend-choice';
 import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import { joinLink } from '../core/room/join-link';
 import { stepBreakdown } from '../core/room/learned-costs';
 import { WorkerStageBackend } from '../worker/inference-client';
 import type { PlanViewData } from './plan-view';
@@ -77,6 +78,8 @@ export class RoomController implements ReactiveController {
   leader: Leader | null = null;
   member: Member | null = null;
   models: ModelEntry[] = [];
+  /** The server's LAN URLs (from /config.json): the join link uses one when this page is on loopback. */
+  lanUrls: string[] = [];
   loadingModel = false;
   generating = false;
   output = '';
@@ -94,6 +97,7 @@ export class RoomController implements ReactiveController {
 
   hostConnected(): void {
     void this.fetchModels();
+    void this.fetchConfig();
     void this.refreshCache();
     const params = new URLSearchParams(location.hash.slice(1));
     const room = params.get('room');
@@ -113,7 +117,7 @@ export class RoomController implements ReactiveController {
 
   get joinLink(): string | null {
     if (!this.leader) return null;
-    return `${location.origin}${location.pathname}#room=${this.leader.roomId}&secret=${this.leader.secret}`;
+    return joinLink(location, this.lanUrls, this.leader.roomId, this.leader.secret);
   }
 
   private readonly changed = () => this.host.requestUpdate();
@@ -127,6 +131,18 @@ export class RoomController implements ReactiveController {
   private fail(e: unknown): void {
     this.error = e instanceof Error ? e.message : String(e);
     this.note(`error: ${this.error}`);
+  }
+
+  private async fetchConfig(): Promise<void> {
+    try {
+      const res = await fetch('/config.json');
+      const config = res.ok ? ((await res.json()) as { lanUrls?: unknown }) : {};
+      const urls = Array.isArray(config.lanUrls) ? config.lanUrls : [];
+      this.lanUrls = urls.filter((u): u is string => typeof u === 'string');
+    } catch {
+      this.lanUrls = []; // a server without it (vite dev): links keep this page's origin
+    }
+    this.changed();
   }
 
   private async fetchModels(): Promise<void> {

@@ -8,7 +8,7 @@ import type { NamedTensors, TensorData } from '../core/tensor';
 import type { FromWorker, RuntimeOptions, ToWorker } from './worker-protocol';
 
 export interface WorkerStageBackendOptions {
-  /** Folder serving onnxruntime's wasm runtime (see scripts/copy-ort-assets.mjs). Default `<base>ort/`. */
+  /** Folder serving onnxruntime's wasm runtime (tools/vite/ort-runtime.ts). Default `<base>ort/`. */
   readonly wasmPaths?: string;
   /** Emulate a phone k times slower (see RuntimeOptions.slowdown). */
   readonly slowdown?: number;

@@ -3,12 +3,12 @@
  * On a machine whose network has no interface WebRTC can use (CI, these sandboxes), it re-runs itself
  * inside ../shared/tools/netns-run, a private network namespace that keeps all traffic local.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { ensureAppBuilt } from '../app-build';
 import { runCli } from '../cli';
-import { DEFAULT_MODEL, prepareModel, REPO } from './prepare-models';
+import { reexecInNetns } from '../netns';
+import { DEFAULT_MODEL, prepareModel } from './prepare-models';
 import { SimulatedRoom } from './simulator';
 
 const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
@@ -29,23 +29,6 @@ so its stage and its calibration both become k times slower (CPU throttling cann
 WASM). Each phone then times both runtimes and runs prefill and decode each on the faster; --decode and
 --prefill (one of auto|wasm|webgpu per phone) override that choice, as ?decode= / ?prefill= do.
 `;
-
-const NETNS = path.resolve(REPO, '../shared/tools/netns-run');
-
-function reexecInNetns(): boolean {
-  if (
-    process.env.CHORUS_IN_NETNS ||
-    process.platform !== 'linux' ||
-    !existsSync(NETNS) ||
-    process.getuid?.() !== 0
-  )
-    return false;
-  const r = spawnSync(NETNS, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, CHORUS_IN_NETNS: '1' },
-  });
-  process.exit(r.status ?? 1);
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -82,9 +65,8 @@ async function main(): Promise<number> {
     throw new Error(
       `${modelDir}: no such model folder${values.model ? '' : ' (the default model is missing: give --model)'}`,
     );
-  if (!existsSync(path.join(REPO, 'dist', 'index.html')))
-    execFileSync('npx', ['vite', 'build', '--logLevel', 'error'], { cwd: REPO, stdio: 'inherit' });
   const log = (line: string) => process.stderr.write(`${line}\n`);
+  await ensureAppBuilt(log);
   const mount = await prepareModel(modelDir, log);
   const list = (v: string | undefined) => v?.split(',').map(Number);
   const slowdowns = list(values.slowdown);
@@ -141,5 +123,5 @@ async function main(): Promise<number> {
   return 0;
 }
 
-reexecInNetns();
+await reexecInNetns();
 runCli(main);
