@@ -11,6 +11,7 @@ function bigActivations(): Message {
   const hidden = new Float32Array(256 * 1024).map((_, i) => Math.sin(i));
   return {
     kind: 'activations',
+    planId: 'p',
     requestId: 'req-1',
     step: 0,
     tensors: {

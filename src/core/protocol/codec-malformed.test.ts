@@ -22,6 +22,7 @@ type Header = Record<string, unknown> & {
 const activationsFrame = () =>
   encodeMessage({
     kind: 'activations',
+    planId: 'p',
     requestId: 'r',
     step: 0,
     tensors: tensorsOfEveryDtype(),

@@ -25,6 +25,7 @@ describe('encodeMessage / decodeMessage round trip', () => {
     const tensors = tensorsOfEveryDtype();
     const decoded = roundTrip({
       kind: 'activations',
+      planId: 'p',
       requestId: 'r',
       step: 0,
       tensors,
@@ -51,6 +52,7 @@ describe('encodeMessage / decodeMessage round trip', () => {
     const tensors = Object.fromEntries([['__proto__', t]]);
     const decoded = roundTrip({
       kind: 'activations',
+      planId: 'p',
       requestId: 'r',
       step: 0,
       tensors,
@@ -63,8 +65,8 @@ describe('encodeMessage / decodeMessage round trip', () => {
   });
 
   it('accepts an ArrayBuffer as well as a Uint8Array', () => {
-    const frame = encodeMessage({ kind: 'release', requestId: 'r' });
-    expect(decodeMessage(frame.slice().buffer)).toEqual({ kind: 'release', requestId: 'r' });
+    const frame = encodeMessage({ kind: 'release', planId: 'p', requestId: 'r' });
+    expect(decodeMessage(frame.slice().buffer)).toEqual({ kind: 'release', planId: 'p', requestId: 'r' });
   });
 
   it('drops unknown header fields instead of passing them through', () => {
@@ -101,6 +103,7 @@ describe('frame layout', () => {
     const tensors = { ...tensorsOfEveryDtype(), big };
     const frame = encodeMessage({
       kind: 'activations',
+      planId: 'p',
       requestId: 'r',
       step: 0,
       tensors,
@@ -118,6 +121,7 @@ describe('frame layout', () => {
   it('decodes aligned tensors as views of the frame, without copying', () => {
     const frame = encodeMessage({
       kind: 'logits',
+      planId: 'p',
       requestId: 'r',
       step: 0,
       logits: { dtype: 'float32', dims: [3], data: new Float32Array([1, 2, 3]) },
@@ -132,6 +136,7 @@ describe('frame layout', () => {
   it('copies to aligned arrays when the frame sits at an odd offset', () => {
     const m: Message = {
       kind: 'activations',
+      planId: 'p',
       requestId: 'r',
       step: 0,
       tensors: tensorsOfEveryDtype(),
@@ -175,6 +180,7 @@ describe('encodeMessage refuses what the receiver would reject', () => {
 function logits(): Extract<Message, { kind: 'logits' }> {
   return {
     kind: 'logits',
+    planId: 'p',
     requestId: 'r',
     step: 1,
     logits: { dtype: 'float32', dims: [2], data: new Float32Array(2) },
@@ -191,6 +197,7 @@ function assignment() {
     firstBlock: 0,
     lastBlock: 1,
     nextPeer: null,
+    prevPeer: null,
     forward: [],
     planId: 'p',
   };

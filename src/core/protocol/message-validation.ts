@@ -73,28 +73,46 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
           loaded: readOptionalFiniteNumber(h, 'loaded', p),
           total: readOptionalFiniteNumber(h, 'total', p),
           detail: readOptionalString(h, 'detail', p),
+          planId: readOptionalString(h, 'planId', p),
         },
       );
-    case 'assign':
-      return { kind, assignment: readStageAssignment(own(h, 'assignment'), `${p}.assignment`) };
-    case 'activations':
+    case 'unload':
+      return { kind, planId: readString(h, 'planId', p) };
+    case 'replay':
       return {
         kind,
+        requestId: readString(h, 'requestId', p),
+        planId: readString(h, 'planId', p),
+        throughStep: readNonNegativeInteger(h, 'throughStep', p),
+      };
+    case 'assign':
+      return { kind, assignment: readStageAssignment(own(h, 'assignment'), `${p}.assignment`) };
+    case 'activations': {
+      const m = {
+        kind,
+        planId: readString(h, 'planId', p),
         requestId: readString(h, 'requestId', p),
         step: readNonNegativeInteger(h, 'step', p),
         tensors: readNamedTensors(own(h, 'tensors'), `${p}.tensors`, readTensor),
         ...readStageTimes(h, p),
       };
+      if (own(h, 'replayThrough') === undefined) return m;
+      const replayThrough = readNonNegativeInteger(h, 'replayThrough', p);
+      if (m.step > replayThrough)
+        throw new ProtocolError(`${p}.step ${m.step} is past its replayThrough ${replayThrough}`);
+      return { ...m, replayThrough };
+    }
     case 'logits':
       return {
         kind,
+        planId: readString(h, 'planId', p),
         requestId: readString(h, 'requestId', p),
         step: readNonNegativeInteger(h, 'step', p),
         logits: readTensor(own(h, 'logits'), `${p}.logits`),
         ...readStageTimes(h, p),
       };
     case 'release':
-      return { kind, requestId: readString(h, 'requestId', p) };
+      return { kind, planId: readString(h, 'planId', p), requestId: readString(h, 'requestId', p) };
     case 'error':
       return withOptional(
         { kind, message: readString(h, 'message', p) },
@@ -178,6 +196,7 @@ function readStageAssignment(value: unknown, path: string): StageAssignment {
     firstBlock: readNonNegativeInteger(o, 'firstBlock', path),
     lastBlock: readNonNegativeInteger(o, 'lastBlock', path),
     nextPeer: readNullableString(o, 'nextPeer', path),
+    prevPeer: readNullableString(o, 'prevPeer', path),
     forward: readStringArray(o, 'forward', path),
     planId: readString(o, 'planId', path),
     ...readPhases(o, path),

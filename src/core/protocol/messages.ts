@@ -57,6 +57,11 @@ export interface StageAssignment {
   lastBlock: number;
   /** Peer id to send activations to; null = this is the last stage, send logits to the leader. */
   nextPeer: string | null;
+  /**
+   * Peer id of the stage before this one, the only phone besides the leader this stage accepts
+   * activations from; null = the first stage, fed by the leader.
+   */
+  prevPeer: string | null;
   /** Tensor names this stage must send on: its outputs plus relayed inputs later stages need. */
   forward: string[];
   planId: string;
@@ -73,12 +78,25 @@ export type Message =
   | { kind: 'refused'; reason: string }
   /** leader → everyone, whenever the room changes. */
   | { kind: 'roster'; phones: PhoneInfo[]; planId: string | null }
-  /** phone → leader. */
-  | { kind: 'state'; state: PhoneState; loaded?: number; total?: number; detail?: string }
-  /** leader → phone. */
-  | { kind: 'assign'; assignment: StageAssignment }
+  /** phone → leader. `planId`: the plan this state is about (a load or unload for it), when any. */
+  | { kind: 'state'; state: PhoneState; loaded?: number; total?: number; detail?: string; planId?: string }
   /**
-   * stage → next stage. Step 0 is the prefill and resets that request's KV cache. Each stage appends
+   * leader → phone. Idempotent: a phone already holding exactly these blocks keeps its session and its
+   * KV caches and only takes the new plan's wiring (next stage, forward set, plan id).
+   */
+  | { kind: 'assign'; assignment: StageAssignment }
+  /** leader → phone left out of plan `planId`: free its stage. */
+  | { kind: 'unload'; planId: string }
+  /**
+   * leader → the stage just before the first stage a plan change moved (plan `planId`): send the new next
+   * stage every step of `requestId` it sent so far, 0 … `throughStep`, again, so the moved stages rebuild
+   * their KV caches from the very inputs they first had. Stages before it keep theirs untouched.
+   */
+  | { kind: 'replay'; requestId: string; planId: string; throughStep: number }
+  /**
+   * stage → next stage, in plan `planId` (a stage drops steps of any other plan, never running them on
+   * the wrong layers). `replayThrough`: this step is a replay (see `replay`) of steps 0 … replayThrough;
+   * the last stage answers only the last of them. Step 0 is the prefill and resets that request's KV cache. Each stage appends
    * its own run time to `stageTimesMs`, and to `residentMs` the time from the step's arrival at its
    * phone to its sending on (run time plus the phone's own handling), so the leader sees where a
    * step's time goes: in the stages, on the phones around them, or on the links — with no clocks
@@ -86,8 +104,10 @@ export type Message =
    */
   | {
       kind: 'activations';
+      planId: string;
       requestId: string;
       step: number;
+      replayThrough?: number;
       tensors: NamedTensors;
       stageTimesMs: number[];
       residentMs: number[];
@@ -95,14 +115,15 @@ export type Message =
   /** last stage → leader: only the last position's logits row. */
   | {
       kind: 'logits';
+      planId: string;
       requestId: string;
       step: number;
       logits: Tensor;
       stageTimesMs: number[];
       residentMs: number[];
     }
-  /** leader → stages: free that request's KV cache. */
-  | { kind: 'release'; requestId: string }
+  /** leader → stages: free that request's KV cache (whatever plan made it; `planId` is the current one). */
+  | { kind: 'release'; planId: string; requestId: string }
   | { kind: 'error'; requestId?: string; message: string }
   | { kind: 'ping'; nonce: number; sentAt: number }
   | { kind: 'pong'; nonce: number; sentAt: number }
@@ -191,6 +212,8 @@ export const KIND_CODES = {
   error: 10,
   ping: 11,
   pong: 12,
+  unload: 13,
+  replay: 14,
   // Peer-to-peer block delivery (src/app/delivery/peer-blocks.ts); 13–29 left for other kinds.
   measure: 20,
   profile: 21,

@@ -93,6 +93,7 @@ export function assignments(manifest: Manifest, plan: Plan, modelBase: string): 
     firstBlock: s.firstBlock,
     lastBlock: s.lastBlock,
     nextPeer: plan.stages[k + 1]?.phoneId ?? null,
+    prevPeer: plan.stages[k - 1]?.phoneId ?? null,
     forward: k === plan.stages.length - 1 ? ['logits'] : forwardSet(manifest, plan, k),
     planId: plan.id,
   }));
