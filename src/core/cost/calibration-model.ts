@@ -5,6 +5,7 @@
  * work through the same runtime path as its stage will; block times are then predicted from each
  * block's FLOPs and op count (cost-model.ts).
  */
+import { readModelConfig } from '../graph/model-config';
 import { ElemType, encodeModel } from '../graph/onnx-proto';
 
 export interface LayerShape {
@@ -159,20 +160,8 @@ export function dispatchChainModel(): Uint8Array {
   return model('dispatch-chain', nodes, [one], [io('small', [1, 1, 8])], [io('z', [1, 1, 8])]);
 }
 
-/** The layer shape of a model from its config.json (Llama, GPT-2 or genai style); null if unknown. */
+/** The layer shape of a model from its config (see model-config.ts); null if its hidden size is unknown. */
 export function layerShapeOf(config: Record<string, unknown> | null): LayerShape | null {
-  if (!config) return null;
-  const num = (o: unknown, k: string) =>
-    typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>)[k] === 'number'
-      ? ((o as Record<string, unknown>)[k] as number)
-      : undefined;
-  const decoder = (config.model as Record<string, unknown> | undefined)?.decoder;
-  const hidden = num(config, 'hidden_size') ?? num(config, 'n_embd') ?? num(decoder, 'hidden_size');
-  if (!hidden) return null;
-  const heads =
-    num(config, 'num_attention_heads') ?? num(config, 'n_head') ?? num(decoder, 'num_attention_heads') ?? 1;
-  const kvHeads = num(config, 'num_key_value_heads') ?? num(decoder, 'num_key_value_heads') ?? heads;
-  const headDim = num(config, 'head_dim') ?? num(decoder, 'head_size') ?? hidden / heads;
-  const intermediate = num(config, 'intermediate_size') ?? num(config, 'n_inner') ?? 4 * hidden;
-  return { hidden, kvDim: kvHeads * headDim, intermediate };
+  const c = readModelConfig(config);
+  return c && { hidden: c.hiddenSize, kvDim: c.kvDim, intermediate: c.intermediateSize };
 }

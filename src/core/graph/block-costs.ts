@@ -5,6 +5,7 @@
  */
 import type { GraphIndex } from './graph-index';
 import type { IOSpec } from './manifest';
+import { readModelConfig } from './model-config';
 import { attr, elemTypeBytes, type NodeProto, tensorDims, toNumber } from './onnx-proto';
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
@@ -92,14 +93,7 @@ export function blockCosts(
   return { params, flopsPerToken: flops, kvBytesPerToken: kv, streamedBytesPerToken: streamed };
 }
 
-/** Hidden size from config.json (Llama-style or GPT-2-style) or genai_config.json, for attention FLOPs. */
+/** Hidden size from the model config (see model-config.ts for where it is looked for), for attention FLOPs. */
 export function hiddenSizeOf(config: Record<string, unknown> | null): number | null {
-  if (!config) return null;
-  const pick = (o: unknown, key: string) =>
-    typeof o === 'object' && o !== null && typeof (o as Record<string, unknown>)[key] === 'number'
-      ? ((o as Record<string, unknown>)[key] as number)
-      : null;
-  const decoder =
-    pick(config, 'model') === null ? (config.model as Record<string, unknown> | undefined)?.decoder : null;
-  return pick(config, 'hidden_size') ?? pick(config, 'n_embd') ?? pick(decoder, 'hidden_size');
+  return readModelConfig(config)?.hiddenSize ?? null;
 }

@@ -14,12 +14,13 @@
  */
 import type { IOSpec, Manifest } from '../graph/manifest';
 import { elemTypeToDType } from '../graph/manifest';
+import { HIDDEN_SIZE_SOURCES, modelConfigOf } from '../graph/model-config';
 import { BYTES_PER_ELEMENT } from '../tensor';
 import { type BlockCost, PlacementError } from './types';
 
 export interface CrossingOptions {
   readonly contextLength: number;
-  /** Defaults to hidden_size (or n_embd) in the manifest's config. */
+  /** Defaults to the hidden size in the manifest's config (modelConfigOf). */
   readonly hiddenSize?: number;
   /** Known per-token sizes by tensor name; they win over every estimate. */
   readonly bytesPerToken?: Readonly<Record<string, number>>;
@@ -48,25 +49,6 @@ function specBytes(spec: IOSpec, contextLength: number): number {
   return count * elemBytes(spec.elemType);
 }
 
-/** hidden_size from config.json, or from genai_config.json's model (or model.decoder) section. */
-function configHiddenSize(config: Record<string, unknown> | null): number | null {
-  const pick = (o: unknown, key: string): number | null => {
-    const v = typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[key] : undefined;
-    return typeof v === 'number' ? v : null;
-  };
-  const model = config?.model;
-  const decoder =
-    typeof model === 'object' && model !== null ? (model as Record<string, unknown>).decoder : null;
-  // In onnxruntime-genai's GPT-2 config, model.hidden_size is the head size; model.n_embd is the width.
-  return (
-    pick(config, 'hidden_size') ??
-    pick(config, 'n_embd') ??
-    pick(decoder, 'hidden_size') ??
-    pick(model, 'n_embd') ??
-    pick(model, 'hidden_size')
-  );
-}
-
 export function blockCostsOf(manifest: Manifest): BlockCost[] {
   return manifest.blocks.map((b) => ({
     flopsPerToken: b.flopsPerToken,
@@ -77,7 +59,7 @@ export function blockCostsOf(manifest: Manifest): BlockCost[] {
 }
 
 export function crossingBytesPerToken(manifest: Manifest, opts: CrossingOptions): CrossingEstimate {
-  const hidden = opts.hiddenSize ?? configHiddenSize(manifest.config);
+  const hidden = opts.hiddenSize ?? modelConfigOf(manifest)?.hiddenSize ?? null;
   const specs = new Map([...manifest.inputs, ...manifest.outputs].map((s) => [s.name, s]));
   const defaulted: string[] = [];
   const sizeOf = (name: string, elemType: number): number => {
@@ -86,7 +68,9 @@ export function crossingBytesPerToken(manifest: Manifest, opts: CrossingOptions)
     const spec = specs.get(name);
     if (spec) return specBytes(spec, opts.contextLength);
     if (hidden === null)
-      throw new PlacementError(`cannot size tensor ${name}: the manifest has no hidden_size`);
+      throw new PlacementError(
+        `cannot size tensor ${name}: the manifest's config has no hidden size (${HIDDEN_SIZE_SOURCES})`,
+      );
     defaulted.push(name);
     return hidden * elemBytes(elemType);
   };
