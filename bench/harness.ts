@@ -6,6 +6,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Spread } from '../src/core/stats';
+
+// The project's one spread/median, under the names the benchmarks import from here.
+export { median, type Spread, spread } from '../src/core/stats';
 
 export const RESULTS_DIR = path.resolve(import.meta.dirname, 'results');
 
@@ -14,13 +18,6 @@ export interface Headline {
   readonly value: number;
   readonly target: number;
   readonly better: 'higher' | 'lower';
-}
-
-export interface Spread {
-  readonly min: number;
-  readonly median: number;
-  readonly max: number;
-  readonly n: number;
 }
 
 /** One line of the summary table. */
@@ -55,16 +52,6 @@ export interface Benchmark {
   readonly description: string;
   run(ctx: BenchContext): Promise<BenchResult>;
 }
-
-export function spread(values: readonly number[]): Spread {
-  if (values.length === 0) return { min: Number.NaN, median: Number.NaN, max: Number.NaN, n: 0 };
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { min: s[0]!, median, max: s.at(-1)!, n: s.length };
-}
-
-export const median = (values: readonly number[]) => spread(values).median;
 
 export function machine() {
   return {

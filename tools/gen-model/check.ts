@@ -12,14 +12,13 @@ import { parseArgs } from 'node:util';
 import { runStages } from '../../src/core/pipeline/local-pipeline';
 import { stepInputs } from '../../src/core/pipeline/model-inputs';
 import { lastLogitsRow } from '../../src/core/pipeline/stage-runner';
+import { median } from '../../src/core/stats';
 import { runCli } from '../cli';
 import { shardModel } from '../shard/shard-model';
 import { openStage } from '../shard/stage-files';
 import { greedyWithCache, loadModel, maxAbsDiff } from './decode';
 import { onnxBaseName } from './generate';
 import type { Dtype } from './shapes';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({

@@ -11,6 +11,7 @@
  * Each new run is blended into what was known (an exponential average), so the plan can follow a phone
  * that slows down, and the next solve prices hops as they really are.
  */
+import { median } from '../stats';
 
 export interface LearnedCosts {
   /** Per phone: measured ÷ kernel-predicted stage run time. */
@@ -76,11 +77,6 @@ export function learnFrom(prev: LearnedCosts, run: RunObservation, weight = LEAR
   }
   return { computeFactor, handlingMs, hopExtraMs };
 }
-
-const median = (xs: readonly number[]): number => {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1]! : Number.NaN;
-};
 
 export interface StepBreakdown {
   /** Per stage: median run time over the decode steps. */
