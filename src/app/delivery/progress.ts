@@ -1,7 +1,7 @@
 /**
- * Transfer progress with rate and time left, for one phone and summed for the room. The rate is
- * measured over a sliding window of recent bytes (not since the start), so a stall — the first bulk
- * transfer on a fresh data channel pauses for 1–2 s — shows up and then stops dragging the estimate.
+ * Transfer progress of one phone, with rate and time left. The rate is measured over a sliding window
+ * of recent bytes (not since the start), so a stall — the first bulk transfer on a fresh data channel
+ * pauses for 1–2 s — shows up and then stops dragging the estimate.
  * Bytes read from the cache arrive instantly and are not part of the rate.
  */
 export interface FetchProgress {
@@ -48,22 +48,6 @@ export class RateMeter {
 export function secondsLeft(remainingBytes: number, bytesPerSecond: number): number | null {
   if (remainingBytes <= 0) return 0;
   return bytesPerSecond > 0 ? remainingBytes / bytesPerSecond : null;
-}
-
-/** The room's bar: bytes and rates add up; the room is ready when its slowest phone is. */
-export function roomProgress(phones: readonly FetchProgress[]): FetchProgress {
-  const sum = (f: (p: FetchProgress) => number) => phones.reduce((s, p) => s + f(p), 0);
-  const lefts = phones.map((p) => p.secondsLeft);
-  return {
-    loadedBytes: sum((p) => p.loadedBytes),
-    totalBytes: sum((p) => p.totalBytes),
-    filesDone: sum((p) => p.filesDone),
-    filesTotal: sum((p) => p.filesTotal),
-    bytesPerSecond: sum((p) => p.bytesPerSecond),
-    secondsLeft: lefts.some((s) => s === null) ? null : Math.max(0, ...(lefts as number[])),
-    bytesFromNetwork: sum((p) => p.bytesFromNetwork),
-    bytesFromCache: sum((p) => p.bytesFromCache),
-  };
 }
 
 const mb = (n: number) => (n / 1e6).toFixed(1);

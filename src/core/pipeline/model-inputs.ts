@@ -27,12 +27,6 @@ export function stepInputs(specs: readonly IOSpec[], ids: readonly number[], pas
   return out;
 }
 
-/** Graph inputs the leader cannot make: a model needing them is not supported. */
-export function unsupportedInputs(specs: readonly IOSpec[], cacheInputs: ReadonlySet<string>): string[] {
-  const known = new Set(['input_ids', 'attention_mask', 'position_ids']);
-  return specs.map((s) => s.name).filter((n) => !known.has(n) && !cacheInputs.has(n));
-}
-
 /** An empty cache tensor: batch dims become 1, the other symbolic dim (the past length) 0. */
 export function emptyCache(spec: IOSpec): Tensor {
   const symbolic = spec.dims.filter((d) => typeof d === 'string');

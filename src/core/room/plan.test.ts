@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BlockEntry, Manifest, TensorRoute } from '../graph/manifest';
-import { assignments, evenSplitByBlocks, evenSplitByParams, forwardSet, leaderInputs } from './plan';
+import { assignments, evenSplitByBlocks, forwardSet, leaderInputs } from './plan';
 
 const block = (index: number, params: number): BlockEntry =>
   ({ index, params, kind: index === 0 ? 'prologue' : 'layer', layer: index - 1 }) as unknown as BlockEntry;
@@ -19,15 +19,6 @@ describe('even splits', () => {
     expect(plan.stages.at(-1)!.lastBlock).toBe(7);
     for (let k = 1; k < 3; k++) expect(plan.stages[k]!.firstBlock).toBe(plan.stages[k - 1]!.lastBlock + 1);
     expect(plan.stages.map((s) => s.lastBlock - s.firstBlock + 1).sort()).toEqual([2, 3, 3]);
-  });
-
-  it('by parameters: minimises the largest stage', () => {
-    const plan = evenSplitByParams(manifest([9, 1, 1, 1, 1, 1, 1, 9]), ['a', 'b', 'c'], 'p');
-    expect(plan.stages.map((s) => [s.firstBlock, s.lastBlock])).toEqual([
-      [0, 0],
-      [1, 6],
-      [7, 7],
-    ]);
   });
 
   it('never gives a phone an empty stage: with more phones than blocks, phones are left out', () => {

@@ -1,7 +1,7 @@
 /**
- * Which phone runs which blocks, and what each stage sends on. This issue's plan is an even split by
- * parameters (the optimised, measured allocation replaces `evenSplitByParams` later; everything
- * downstream — forward sets, assignments — stays the same).
+ * Which phone runs which blocks, and what each stage sends on. The plain plan is an even split by
+ * blocks (the optimised, measured allocation replaces it; everything downstream — forward sets,
+ * assignments — stays the same).
  */
 import type { Manifest } from '../graph/manifest';
 import type { StageAssignment } from '../protocol/messages';
@@ -18,18 +18,10 @@ export interface Plan {
 }
 
 /**
- * Contiguous split of the blocks over at most `phoneIds.length` phones (in that order) minimising the
- * largest stage's parameter count: the classic linear-partition DP, exact and tiny at these sizes.
+ * Contiguous split of the blocks over at most `phoneIds.length` phones (in that order), every block
+ * counting one: as many blocks per phone as can be (the plain baseline). The classic linear-partition
+ * DP, exact and tiny at these sizes.
  */
-export function evenSplitByParams(manifest: Manifest, phoneIds: readonly string[], planId: string): Plan {
-  return linearPartition(
-    manifest.blocks.map((b) => Math.max(b.params, 1)),
-    phoneIds,
-    planId,
-  );
-}
-
-/** The same with every block counting one: as many blocks per phone as can be (the plain baseline). */
 export function evenSplitByBlocks(manifest: Manifest, phoneIds: readonly string[], planId: string): Plan {
   return linearPartition(
     manifest.blocks.map(() => 1),

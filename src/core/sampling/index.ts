@@ -1,10 +1,9 @@
-/** Public surface of sampling: seeded rng, logits → token, stop check. */
+/** Public surface of sampling: seeded rng, logits → token. */
 export { createRng, type Rng } from './rng';
 export {
   applyRepetitionPenalty,
   DEFAULT_SAMPLING,
   sampleToken,
-  shouldStop,
   validateSamplingParams,
 } from './sampler';
 export { argmax, topIndices } from './top-candidates';

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SamplingParams } from '../protocol/messages';
 import { createRng, type Rng } from './rng';
-import {
-  applyRepetitionPenalty,
-  DEFAULT_SAMPLING,
-  sampleToken,
-  shouldStop,
-  validateSamplingParams,
-} from './sampler';
+import { applyRepetitionPenalty, DEFAULT_SAMPLING, sampleToken, validateSamplingParams } from './sampler';
 
 const params = (overrides: Partial<SamplingParams>): SamplingParams => ({
   ...DEFAULT_SAMPLING,
@@ -253,14 +247,5 @@ describe('validateSamplingParams', () => {
     [{ maxNewTokens: -1 }, /maxNewTokens/],
   ])('rejects %o', (bad, field) => {
     expect(() => sampleToken(new Float32Array([1, 2]), params(bad), [], createRng(0))).toThrow(field);
-  });
-});
-
-describe('shouldStop', () => {
-  const stop = new Set([2, 50256]);
-  it('stops on an end id or at the token cap, not otherwise', () => {
-    expect(shouldStop(50256, stop, 1, 64)).toBe(true);
-    expect(shouldStop(7, stop, 64, 64)).toBe(true);
-    expect(shouldStop(7, stop, 63, 64)).toBe(false);
   });
 });

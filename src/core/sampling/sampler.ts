@@ -118,16 +118,6 @@ export function sampleToken(
   return drawFromLargeNucleus(scores, weight, target, rng);
 }
 
-/** Stop after an end/EOS id, or once `generatedCount` (tokens generated so far, this one included) hits the cap. */
-export function shouldStop(
-  id: number,
-  stopIds: ReadonlySet<number>,
-  generatedCount: number,
-  maxNewTokens: number,
-): boolean {
-  return stopIds.has(id) || generatedCount >= maxNewTokens;
-}
-
 function sumWeights(candidates: Int32Array, count: number, weight: (i: number) => number): number {
   let sum = 0;
   for (let j = 0; j < count; j++) sum += weight(candidates[j]!);
