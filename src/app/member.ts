@@ -1,83 +1,106 @@
 /**
- * A phone that joined a room by its link: it greets the leader with the room secret, shows the roster
- * the leader sends, and runs whatever stage it is assigned.
+ * A phone that joined a room by its link: a thin facade over membership (it greets the leader with the
+ * room secret), one router (only the leader's control messages and the previous stage's activations run
+ * here), and the stage it is assigned. It shows the roster the leader sends.
  */
 import type { Link } from '../core/ports';
-import type { Message, PhoneInfo } from '../core/protocol/messages';
-import { LEADER_PEER_PREFIX } from './leader';
-import { RoomNode, type RoomNodeOptions } from './room-node';
+import type { PhoneInfo } from '../core/protocol/messages';
+import type { Sender } from '../core/room/routes';
+import { LEADER_PEER_PREFIX, type RoomTabOptions } from './leader';
+import { Membership } from './room/membership';
+import { Pinger } from './room/pinger';
+import { Router } from './room/router';
+import { StageHost } from './stage-host';
 
-export class Member extends RoomNode {
+export interface MemberOptions extends RoomTabOptions {
+  readonly secret: string;
+}
+
+export class Member {
   phones: PhoneInfo[] = [];
-  refusedReason: string | null = null;
   leaderGone = false;
+  readonly router: Router;
+  private stageHost: StageHost | null = null;
 
   private constructor(
-    node: Awaited<ReturnType<typeof RoomNode.openNode>>,
-    opts: RoomNodeOptions,
-    private readonly leader: Link,
+    private readonly membership: Membership,
+    private readonly leaderId: string,
     private readonly onChange: () => void,
+    log: (line: string) => void,
   ) {
-    super(node, opts, leader);
-    this.watch(leader);
-    // A stage whose next stage is the leader's own device sends on this same link.
-    this.links.set(leader.remoteId, leader);
+    this.router = new Router('member', log).use(new Pinger().handlers).use({
+      roster: (m) => {
+        this.phones = m.phones;
+        onChange();
+      },
+    });
   }
 
   /** Joins room `roomId`; rejects with the leader's reason if the secret is wrong. */
-  static async join(
-    roomId: string,
-    opts: Omit<RoomNodeOptions, 'peerId'>,
-    onChange: () => void,
-  ): Promise<Member> {
-    const node = await RoomNode.openNode(opts);
+  static async join(roomId: string, opts: MemberOptions, onChange: () => void): Promise<Member> {
+    const port = await opts.openPeer();
+    const leaderId = `${LEADER_PEER_PREFIX}${roomId}`;
     let member: Member | null = null;
-    const leaderLink = await node.connect(`${LEADER_PEER_PREFIX}${roomId}`).catch((e: Error) => {
-      node.destroy();
-      throw new Error(`no room ${roomId} here: is the leader's tab still open? (${e.message})`);
-    });
-    const welcomed = new Promise<void>((resolve, reject) => {
-      leaderLink.onMessage((m) => {
-        if (m.kind === 'welcome') resolve();
-        else if (m.kind === 'refused') reject(new Error(`the room refused this phone: ${m.reason}`));
-        else member?.fromLeader(m);
-      });
-      leaderLink.onClose(() => {
-        reject(new Error('the leader closed the connection'));
-        if (member) {
-          member.leaderGone = true;
-          onChange();
-        }
-      });
-    });
-    member = new Member(node, opts, leaderLink, onChange);
-    leaderLink.send({ kind: 'hello', name: opts.name, secret: opts.secret, caps: opts.caps });
+    const membership = new Membership(
+      port,
+      { secret: opts.secret, name: opts.name, caps: opts.caps, log: opts.log },
+      {
+        // Another phone's pipeline link: welcome it; the router decides what it may send.
+        greeted: (link) => link.send({ kind: 'welcome', roomId, phoneId: link.remoteId }),
+        deliver: (m, from) => member?.router.deliver(m, from, member.senderOf(from)),
+        closed: (link) => member?.closed(link),
+      },
+    );
+    member = new Member(membership, leaderId, onChange, opts.log);
+    let leader: Link;
     try {
-      await welcomed;
+      leader = await membership.linkTo(leaderId);
     } catch (e) {
-      member.destroy();
-      throw e;
+      membership.destroy();
+      const why = e instanceof Error ? e.message : String(e);
+      throw new Error(
+        why.includes('secret')
+          ? `the room refused this phone: ${why}`
+          : `no room ${roomId} here: is the leader's tab still open? (${why})`,
+      );
     }
+    const stage = new StageHost({ ...opts, leader, linkTo: (id) => membership.linkTo(id) });
+    member.stageHost = stage;
+    member.router.use(stage.handlers);
     return member;
   }
 
-  private fromLeader(m: Message): void {
-    if (this.handleLinkMessage(m, this.leader) || this.stage.handle(m)) return;
-    if (m.kind === 'roster') {
-      this.phones = m.phones;
-      this.onChange();
-    }
+  get stage(): StageHost {
+    return this.stageHost!;
   }
 
-  protected greeted(link: Link): void {
-    link.send({ kind: 'welcome', roomId: '', phoneId: link.remoteId });
+  get id(): string {
+    return this.membership.id;
   }
 
-  protected dispatch(m: Message, from: Link): void {
-    if (!this.stage.handle(m)) this.opts.log(`ignored ${m.kind} from ${from.remoteId}`);
+  get rejectedFrames(): number {
+    return this.membership.rejectedFrames;
   }
 
-  protected closed(): void {
+  /** A link to another phone of the room (tests send on it to check what phones refuse). */
+  linkTo(peerId: string): Promise<Link> {
+    return this.membership.linkTo(peerId);
+  }
+
+  private senderOf(from: Link): Sender {
+    return {
+      isLeader: from.remoteId === this.leaderId,
+      isPredecessor: from.remoteId === this.stageHost?.prevPeer,
+      isLastStage: false,
+    };
+  }
+
+  private closed(link: Link): void {
+    if (link.remoteId === this.leaderId) this.leaderGone = true;
     this.onChange();
+  }
+
+  destroy(): void {
+    this.membership.destroy();
   }
 }

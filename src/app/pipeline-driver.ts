@@ -1,13 +1,20 @@
 /**
- * The leader's side of the pipeline for one model: sends each step's inputs to the first stage, waits
- * for the last stage's logits, and runs the generation loop. A phone that leaves, or a stage that
- * fails, rejects the steps waiting on it; nothing else in the room is affected.
+ * The leader's side of the pipeline for one model: runs each answer's generation loop, sending every
+ * step's inputs to the first stage of the current plan and waiting for the last stage's logits.
+ *
+ * The plan can change while answers are in flight. `pause()` holds every answer at its next token
+ * boundary (no step in flight anywhere); `resume(plan, firstMoved)` switches plans and, before any answer
+ * goes on, has the stages from `firstMoved` on rebuild its KV caches: the stage before them (or the
+ * leader itself, from what it logged) replays every step sent so far. The answer then continues as if
+ * nothing happened: the moved stages saw exactly the inputs they would have seen, step by step.
  */
 import type { TextTokenizer } from '../adapters/tokenizer/hf-tokenizer';
 import type { Manifest } from '../core/graph/manifest';
+import { PendingRequests } from '../core/pending';
 import { type GenerationResult, generate, stopIdsOf } from '../core/pipeline/generation';
-import type { Message, SamplingParams } from '../core/protocol/messages';
+import type { Message, MessageOf, SamplingParams } from '../core/protocol/messages';
 import { leaderInputs, type Plan } from '../core/room/plan';
+import type { NamedTensors } from '../core/tensor';
 
 export interface GenerationOutput extends GenerationResult {
   readonly promptIds: number[];
@@ -15,39 +22,65 @@ export interface GenerationOutput extends GenerationResult {
   readonly tokensPerSecond: number;
 }
 
-type Pending = { resolve: (m: Extract<Message, { kind: 'logits' }>) => void; reject: (e: Error) => void };
+/** A stage that does not answer a step within this long has failed the answer (the message says so). */
+export const STEP_TIMEOUT_MS = 120_000;
+
+interface Sequence {
+  /** The last step whose logits came back (−1 before the prefill). */
+  lastStep: number;
+  /** A step of it is out in the pipeline. */
+  busy: boolean;
+  /** What the leader sent the first stage at each step, for a replay from stage 0. */
+  readonly sent: NamedTensors[];
+  readonly abort: AbortController;
+}
 
 export class PipelineDriver {
-  private readonly pending = new Map<string, Pending>();
-  private abort: AbortController | null = null;
+  private readonly pending = new PendingRequests<string, MessageOf<'logits'>>();
+  private readonly sequences = new Map<string, Sequence>();
+  /** Set while the plan changes: answers wait on it at their next token boundary. */
+  private gate: Promise<void> | null = null;
+  private openGate: () => void = () => {};
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly manifest: Manifest,
-    private readonly plan: Plan,
+    private plan: Plan,
     private readonly tokenizer: TextTokenizer | null,
     /** Sends to a phone of the plan; false when that phone is gone. */
     private readonly send: (phoneId: string, m: Message) => boolean,
+    private readonly log: (line: string) => void = () => {},
   ) {}
 
-  logits(m: Extract<Message, { kind: 'logits' }>): void {
-    const key = `${m.requestId}:${m.step}`;
-    this.pending.get(key)?.resolve(m);
-    this.pending.delete(key);
+  get planId(): string {
+    return this.plan.id;
+  }
+
+  /** The phone whose logits this driver accepts. */
+  get lastStagePhone(): string {
+    return this.plan.stages.at(-1)!.phoneId;
+  }
+
+  logits(m: MessageOf<'logits'>): void {
+    if (m.planId !== this.plan.id) {
+      this.log(`dropped logits of step ${m.step} of ${m.requestId}: plan ${m.planId}, not ${this.plan.id}`);
+      return;
+    }
+    this.pending.resolve(`${m.requestId}:${m.step}`, m);
   }
 
   /** A stage reported an error (for one request, or for all when `requestId` is absent). */
   failed(message: string, requestId?: string): void {
-    for (const [key, p] of this.pending) {
-      if (!requestId || key.startsWith(`${requestId}:`)) {
-        p.reject(new Error(message));
-        this.pending.delete(key);
-      }
-    }
+    this.pending.rejectWhere(new Error(message), (key) => !requestId || key.startsWith(`${requestId}:`));
   }
 
-  /** True when `phoneId` runs a stage of this plan. */
+  /** True when `phoneId` runs a stage of the current plan. */
   uses(phoneId: string): boolean {
     return this.plan.stages.some((s) => s.phoneId === phoneId);
+  }
+
+  get inFlight(): number {
+    return this.sequences.size;
   }
 
   encode(text: string): number[] {
@@ -60,7 +93,83 @@ export class PipelineDriver {
   }
 
   stop(): void {
-    this.abort?.abort();
+    for (const s of this.sequences.values()) s.abort.abort();
+  }
+
+  /** Holds every answer at its next token boundary; resolves once no step is in flight. */
+  async pause(): Promise<void> {
+    if (!this.gate) this.gate = new Promise((resolve) => (this.openGate = resolve));
+    while ([...this.sequences.values()].some((s) => s.busy)) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  /**
+   * Goes on under `plan`. Each paused answer first rebuilds the caches of stages `firstMoved` onwards
+   * (nothing to rebuild when it equals the stage count). A failed rebuild fails that answer only.
+   */
+  async resume(plan: Plan, firstMoved: number): Promise<void> {
+    this.plan = plan;
+    await Promise.all(
+      [...this.sequences].map(([rid, s]) =>
+        this.rebuild(rid, s, firstMoved).catch((e: unknown) => {
+          this.log(`could not rebuild ${rid} on plan ${plan.id}: ${String(e)}`);
+          s.abort.abort(e instanceof Error ? e : new Error(String(e)));
+          this.failed(`the room moved to a new plan and this answer could not follow: ${String(e)}`, rid);
+        }),
+      ),
+    );
+    this.gate = null;
+    this.openGate();
+  }
+
+  private async rebuild(rid: string, s: Sequence, firstMoved: number): Promise<void> {
+    const through = s.lastStep;
+    if (through < 0 || firstMoved >= this.plan.stages.length) return;
+    const answered = this.pending.wait(`${rid}:${through}`, STEP_TIMEOUT_MS, `the replay of ${rid}`);
+    const planId = this.plan.id;
+    if (firstMoved === 0) {
+      const first = this.plan.stages[0]!.phoneId;
+      s.sent.slice(0, through + 1).forEach((tensors, step) => {
+        const m = {
+          kind: 'activations',
+          planId,
+          requestId: rid,
+          step,
+          tensors,
+          replayThrough: through,
+        } as const;
+        this.send(first, { ...m, stageTimesMs: [], residentMs: [] });
+      });
+    } else {
+      const source = this.plan.stages[firstMoved - 1]!.phoneId;
+      this.send(source, { kind: 'replay', requestId: rid, planId, throughStep: through });
+    }
+    await answered;
+  }
+
+  private async runStep(rid: string, step: number, tensors: NamedTensors) {
+    while (this.gate) await this.gate;
+    const s = this.sequences.get(rid)!;
+    s.busy = true;
+    s.sent[step] = tensors;
+    const key = `${rid}:${step}`;
+    try {
+      const answered = this.pending.wait(key, STEP_TIMEOUT_MS, `step ${step} of ${rid}`);
+      const m = { kind: 'activations', planId: this.plan.id, requestId: rid, step, tensors } as const;
+      if (!this.send(this.plan.stages[0]!.phoneId, { ...m, stageTimesMs: [], residentMs: [] }))
+        this.failed('the first stage’s phone has left', rid);
+      const r = await answered;
+      s.lastStep = step;
+      return {
+        logits: r.logits.data as Float32Array,
+        stageTimesMs: r.stageTimesMs,
+        residentMs: r.residentMs,
+      };
+    } finally {
+      s.busy = false;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
   }
 
   async generate(
@@ -70,9 +179,9 @@ export class PipelineDriver {
     onToken: (text: string, ids: readonly number[]) => void,
   ): Promise<GenerationOutput> {
     const promptIds = 'ids' in input ? input.ids : this.encode(input.text);
-    const firstPhone = this.plan.stages[0]!.phoneId;
     const inputNames = new Set(leaderInputs(this.manifest));
-    this.abort = new AbortController();
+    const seq: Sequence = { lastStep: -1, busy: false, sent: [], abort: new AbortController() };
+    this.sequences.set(requestId, seq);
     const ids: number[] = [];
     const t0 = performance.now();
     try {
@@ -83,33 +192,13 @@ export class PipelineDriver {
           params,
           stopIds: stopIdsOf(this.manifest.config, this.manifest.generationConfig),
           inputSpecs: this.manifest.inputs.filter((s) => inputNames.has(s.name)),
-          signal: this.abort.signal,
+          signal: seq.abort.signal,
           onToken: (id) => {
             ids.push(id);
             onToken(this.decode(ids), ids);
           },
         },
-        (rid, step, tensors) =>
-          new Promise((resolve, reject) => {
-            this.pending.set(`${rid}:${step}`, {
-              resolve: (m) =>
-                resolve({
-                  logits: m.logits.data as Float32Array,
-                  stageTimesMs: m.stageTimesMs,
-                  residentMs: m.residentMs,
-                }),
-              reject,
-            });
-            const sent = this.send(firstPhone, {
-              kind: 'activations',
-              requestId: rid,
-              step,
-              tensors,
-              stageTimesMs: [],
-              residentMs: [],
-            });
-            if (!sent) this.failed('the first stage’s phone has left', rid);
-          }),
+        (rid, step, tensors) => this.runStep(rid, step, tensors),
       );
       const seconds = (performance.now() - t0) / 1000;
       const decodeMs = result.stepMs.slice(1).reduce((a, b) => a + b, 0);
@@ -123,8 +212,10 @@ export class PipelineDriver {
             : result.generatedIds.length / seconds,
       };
     } finally {
-      for (const s of this.plan.stages) this.send(s.phoneId, { kind: 'release', requestId });
-      this.abort = null;
+      this.sequences.delete(requestId);
+      const planId = this.plan.id;
+      for (const s of this.plan.stages) this.send(s.phoneId, { kind: 'release', planId, requestId });
+      for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 }

@@ -5,7 +5,9 @@
  * phone-to-phone traffic crosses the access point, so a phone's link to the leader stands for its link to
  * any other phone (placement combines two phones' links).
  */
+import { PendingRequests } from '../core/pending';
 import type { DeviceProfile, LayerShapeSpec, Message } from '../core/protocol/messages';
+import { median } from '../core/stats';
 
 export interface LinkStats {
   readonly rttMs: number;
@@ -21,10 +23,7 @@ const PROBE_BYTES = 256 * 1024;
 
 export class RoomSurvey {
   private readonly profiles = new Map<string, { key: string; profile: DeviceProfile }>();
-  private readonly waiting = new Map<
-    string,
-    { resolve: (p: DeviceProfile) => void; reject: (e: Error) => void }
-  >();
+  private readonly waiting = new PendingRequests<string, DeviceProfile>();
 
   constructor(
     private readonly send: (phoneId: string, m: Message) => void,
@@ -34,25 +33,18 @@ export class RoomSurvey {
   /** Call for every `profile` message. */
   received(phoneId: string, profile: DeviceProfile): void {
     this.profiles.set(phoneId, { key: shapeKey(profile.shape), profile });
-    this.waiting.get(phoneId)?.resolve(profile);
-    this.waiting.delete(phoneId);
+    this.waiting.resolve(phoneId, profile);
   }
 
   /** A phone reported that it could not measure itself: the survey fails with its reason. */
   failed(phoneId: string, reason: string): void {
-    this.waiting.get(phoneId)?.reject(new Error(reason));
-    this.waiting.delete(phoneId);
+    this.waiting.reject(phoneId, new Error(reason));
   }
 
   /** A phone left: stop waiting for it. */
   forget(phoneId: string): void {
     this.profiles.delete(phoneId);
-    this.waiting.get(phoneId)?.reject(new Error(`phone ${phoneId} left while measuring itself`));
-    this.waiting.delete(phoneId);
-  }
-
-  profileOf(phoneId: string): DeviceProfile | undefined {
-    return this.profiles.get(phoneId)?.profile;
+    this.waiting.reject(phoneId, new Error(`phone ${phoneId} left while measuring itself`));
   }
 
   /** Profiles for these phones at this shape: measured once per phone and shape, then reused. */
@@ -72,22 +64,7 @@ export class RoomSurvey {
         profiles.set(id, known.profile);
         continue;
       }
-      const answer = new Promise<DeviceProfile>((resolve, reject) => {
-        const timer = setTimeout(
-          () => reject(new Error(`phone ${id} did not report its measurements`)),
-          timeoutMs,
-        );
-        this.waiting.set(id, {
-          resolve: (p) => {
-            clearTimeout(timer);
-            resolve(p);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-      });
+      const answer = this.waiting.wait(id, timeoutMs, `phone ${id}'s measurements`);
       this.send(id, { kind: 'measure', shape });
       profiles.set(id, await answer);
     }
@@ -106,11 +83,6 @@ export class RoomSurvey {
     const transferMs = Math.max(median(bulk) - rttMs, 0.05);
     return { rttMs, bytesPerMs: PROBE_BYTES / transferMs };
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
 }
 
 const shapeKey = (s: LayerShapeSpec) => `${s.hidden}/${s.kvDim}/${s.intermediate}`;

@@ -1,27 +1,28 @@
 /**
- * The stage a device runs: on `assign` it fetches and verifies its blocks, merges them, loads them into
- * its StageBackend (a Web Worker in the browser) and reports ready; on `activations` it runs one step
- * and sends its outputs on — to the next stage, or (last stage) only the logits row to the leader.
- * A failed step is reported to the leader; it never takes the device down.
+ * The stage a device runs, in the plan it was last assigned. On `assign` it loads its blocks into its
+ * StageBackend (a Web Worker in the browser) — or, when it already holds exactly those blocks, keeps the
+ * session and every KV cache and only takes the new plan's wiring. On `activations` of its current plan
+ * it runs one step and sends the outputs on: to the next stage, or (last stage) only the logits row to
+ * the leader. It keeps what it sent per request, so after a plan change it can `replay` it to a new next
+ * stage. A step of another plan is dropped and logged, never run on the wrong layers. A failed step is
+ * reported to the leader; it never takes the device down.
  */
 
 import type { BlockStore } from '../core/block-store';
 import type { PhaseBackends } from '../core/cost/backend-choice';
-import { mergeStage } from '../core/graph/merge-stage';
 import type { Link, StageBackend } from '../core/ports';
 import type {
   DeviceProfile,
   LayerShapeSpec,
-  Message,
   MessageOf,
   PhoneState,
   StageAssignment,
 } from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
-import { fetchManifest, fetchStageFiles } from './block-fetch';
-import { PeerBlockClient } from './delivery/peer-blocks';
+import type { PeerBlockClient } from './delivery/peer-blocks';
 import { formatProgress } from './delivery/progress';
-import { LEADER_BASE } from './model-source';
+import type { Handlers } from './room/router';
+import { prepareStage } from './stage-files';
 
 /** What the last load moved, for the UI, tests and benchmarks. */
 export interface LoadStats {
@@ -48,46 +49,71 @@ export interface StageHostDeps {
   readonly log: (line: string) => void;
 }
 
+type Activations = MessageOf<'activations'>;
+
+/** Whether `next` runs on the very session `held` loaded (same blocks, runtimes and logits trimming). */
+function sameStage(held: StageAssignment, next: StageAssignment): boolean {
+  const phases = (a: StageAssignment) => `${a.phases?.decode}/${a.phases?.prefill}`;
+  return (
+    held.modelBase === next.modelBase &&
+    held.firstBlock === next.firstBlock &&
+    held.lastBlock === next.lastBlock &&
+    (held.nextPeer === null) === (next.nextPeer === null) &&
+    phases(held) === phases(next)
+  );
+}
+
 export class StageHost {
   private assignment: StageAssignment | null = null;
   private readyDetail = '';
-  /** Fetches files from the leader while a leader-served model loads. */
   private client: PeerBlockClient | null = null;
   lastLoad: LoadStats | null = null;
   private next: Link | null = null;
-  private loading: Promise<void> | null = null;
+  /** Assignments and unloads run one after another; steps wait for the one before them. */
+  private work: Promise<void> = Promise.resolve();
   /** Requests with a live KV cache here: the phone shows busy while there is one. */
   private readonly active = new Set<string>();
+  /** Per request, every step this stage sent on, for a replay after a plan change. */
+  private readonly sent = new Map<string, Activations[]>();
+  /** Steps this stage ran, and steps it dropped for being of another plan (tests count them). */
+  stepsRun = 0;
+  stepsDropped = 0;
   state: PhoneState = 'joining';
+
   constructor(private readonly deps: StageHostDeps) {}
+
+  /** The previous stage's phone in the current plan (the router accepts activations from it). */
+  get prevPeer(): string | null {
+    return this.assignment?.prevPeer ?? null;
+  }
+
+  get planId(): string | null {
+    return this.assignment?.planId ?? null;
+  }
+
+  /** The backend's own accounting: loads, requests holding a KV cache, and their bytes. */
+  backendStats(): ReturnType<StageBackend['stats']> {
+    return this.deps.backend.stats();
+  }
+
+  readonly handlers: Handlers = {
+    assign: (m) => this.serially(() => this.assign(m.assignment)),
+    unload: (m) => this.serially(() => this.unload(m.planId)),
+    activations: (m) => void this.step(m),
+    replay: (m) => this.replay(m),
+    release: (m) => this.forget(m.requestId),
+    measure: (m) => void this.measure(m.shape),
+    'block-chunk': (m) => this.client?.handle(m),
+    'block-error': (m) => this.client?.handle(m),
+  };
+
+  private serially(job: () => Promise<void>): void {
+    this.work = this.work.then(job, job);
+  }
 
   private report(state: PhoneState, extra: Omit<MessageOf<'state'>, 'kind' | 'state'> = {}): void {
     this.state = state;
     this.deps.leader.send({ kind: 'state', state, ...extra });
-  }
-
-  /** Handles the messages meant for a stage; returns false for any other kind. */
-  handle(m: Message): boolean {
-    switch (m.kind) {
-      case 'assign':
-        this.loading = this.load(m.assignment);
-        return true;
-      case 'activations':
-        void this.step(m);
-        return true;
-      case 'release':
-        this.forget(m.requestId);
-        return true;
-      case 'measure':
-        void this.measure(m.shape);
-        return true;
-      case 'block-chunk':
-      case 'block-error':
-        this.client?.handle(m);
-        return true;
-      default:
-        return false;
-    }
   }
 
   private async measure(shape: LayerShapeSpec): Promise<void> {
@@ -107,95 +133,120 @@ export class StageHost {
   }
 
   private forget(requestId: string): void {
+    this.sent.delete(requestId);
     void this.deps.backend.release(requestId).catch(() => {});
     if (this.active.delete(requestId) && this.active.size === 0 && this.state === 'busy') {
-      this.report('ready', { detail: this.readyDetail });
+      this.report('ready', { detail: this.readyDetail, ...(this.planId ? { planId: this.planId } : {}) });
     }
   }
 
-  private async load(a: StageAssignment): Promise<void> {
-    await this.loading?.catch(() => {});
-    this.assignment = a;
-    this.next = null;
-    // Said first, even when every block is cached: the leader waits for loading → ready per assignment.
-    this.report('loading', { detail: `blocks ${a.firstBlock}–${a.lastBlock}: starting` });
+  private async assign(a: StageAssignment): Promise<void> {
+    const held = this.assignment;
+    const phases = a.phases ?? this.deps.phases ?? { decode: 'wasm', prefill: 'wasm' };
+    const wanted = { ...a, phases };
     try {
-      const t0 = performance.now();
-      this.client = a.modelBase.startsWith(LEADER_BASE)
-        ? new PeerBlockClient(this.deps.leader, { listen: false })
-        : null;
-      const manifest = this.client ? await this.client.fetchManifest() : await fetchManifest(a.modelBase);
-      const files = await fetchStageFiles(
-        a.modelBase,
-        manifest,
-        a.firstBlock,
-        a.lastBlock,
-        (p) =>
-          this.report('loading', {
-            // Bytes, so the leader can add the phones up into the room's bar.
-            loaded: p.loadedBytes,
-            total: p.totalBytes,
-            detail: `file ${Math.min(p.filesDone + 1, p.filesTotal)} of ${p.filesTotal} · ${formatProgress(p)}`,
-          }),
-        {
-          store: this.deps.store,
-          ...(this.client ? { source: this.client } : {}),
-          onCorrupt: (file, reason) => {
-            this.deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
-            this.deps.onCorrupt?.(file, reason);
-          },
-        },
-      );
-      this.client = null;
-      const stage = mergeStage(manifest, a.firstBlock, a.lastBlock, files.graphs);
-      const loaded = await this.deps.backend.load({
-        graph: stage.graph,
-        weights: files.weights,
-        inputs: stage.inputs,
-        outputs: stage.outputs,
-        cacheInputs: stage.cacheInputs,
-        cacheOutputs: stage.cacheOutputs,
-        inputSpecs: manifest.inputs,
-        trimLogits: a.nextPeer === null,
-        // The leader names each phase's runtime from the profile it planned with.
-        phases: a.phases ?? this.deps.phases ?? { decode: 'wasm', prefill: 'wasm' },
-      });
-      if (a.nextPeer) this.next = await this.deps.linkTo(a.nextPeer);
-      const ms = performance.now() - t0;
-      this.lastLoad = {
-        bytesFromNetwork: files.bytesFromNetwork,
-        bytesFromCache: files.bytesFromCache,
-        corrupt: files.corrupt,
-        ms,
-      };
-      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-      const moved =
-        files.bytesFromCache > 0
-          ? `${mb(files.bytesFromNetwork)} downloaded, ${mb(files.bytesFromCache)} from cache`
-          : `${mb(files.bytesFromNetwork)} downloaded`;
-      this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
-      this.active.clear();
-      this.report('ready', { detail: this.readyDetail });
+      if (held && sameStage(held, wanted)) {
+        // The same blocks under a new plan: keep the session and every KV cache, re-wire only.
+        this.assignment = wanted;
+        this.next = a.nextPeer ? await this.deps.linkTo(a.nextPeer) : null;
+        this.report(this.active.size ? 'busy' : 'ready', { detail: this.readyDetail, planId: a.planId });
+        return;
+      }
+      await this.load(wanted);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`stage load failed: ${message}`);
-      this.report('error', { detail: message });
+      this.assignment = null;
+      this.report('error', { detail: message, planId: a.planId });
     }
   }
 
-  private async step(m: MessageOf<'activations'>): Promise<void> {
+  private async load(a: StageAssignment & { phases: PhaseBackends }): Promise<void> {
+    this.assignment = null; // until loaded, no step runs here
+    this.next = null;
+    this.active.clear();
+    this.sent.clear();
+    // Said first, even when every block is cached: the leader waits for loading → ready per plan.
+    this.report('loading', { detail: `blocks ${a.firstBlock}–${a.lastBlock}: starting`, planId: a.planId });
+    const t0 = performance.now();
+    const files = await prepareStage(
+      a,
+      {
+        leader: this.deps.leader,
+        store: this.deps.store,
+        onPeerClient: (c) => {
+          this.client = c;
+        },
+        onCorrupt: (file, reason) => {
+          this.deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
+          this.deps.onCorrupt?.(file, reason);
+        },
+      },
+      (p) =>
+        this.report('loading', {
+          // Bytes, so the leader can add the phones up into the room's bar.
+          loaded: p.loadedBytes,
+          total: p.totalBytes,
+          detail: `file ${Math.min(p.filesDone + 1, p.filesTotal)} of ${p.filesTotal} · ${formatProgress(p)}`,
+          planId: a.planId,
+        }),
+    );
+    const { stage } = files;
+    const loaded = await this.deps.backend.load({
+      graph: stage.graph,
+      weights: files.weights,
+      inputs: stage.inputs,
+      outputs: stage.outputs,
+      cacheInputs: stage.cacheInputs,
+      cacheOutputs: stage.cacheOutputs,
+      inputSpecs: files.inputSpecs,
+      trimLogits: a.nextPeer === null,
+      phases: a.phases,
+    });
+    this.next = a.nextPeer ? await this.deps.linkTo(a.nextPeer) : null;
+    const ms = performance.now() - t0;
+    this.lastLoad = { ...files, ms };
+    const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+    const moved =
+      files.bytesFromCache > 0
+        ? `${mb(files.bytesFromNetwork)} downloaded, ${mb(files.bytesFromCache)} from cache`
+        : `${mb(files.bytesFromNetwork)} downloaded`;
+    this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
+    this.assignment = a;
+    this.report('ready', { detail: this.readyDetail, planId: a.planId });
+  }
+
+  private async unload(planId: string): Promise<void> {
+    this.assignment = null;
+    this.next = null;
+    this.active.clear();
+    this.sent.clear();
+    await this.deps.backend.unload().catch((e: unknown) => this.deps.log(`unload: ${String(e)}`));
+    this.report('idle', { detail: 'left out of this plan: its blocks were freed', planId });
+  }
+
+  private async step(m: Activations): Promise<void> {
     const arrived = performance.now();
+    await this.work; // a step never overtakes the assignment before it
     const a = this.assignment;
+    if (!a || m.planId !== a.planId) {
+      // Another plan's step (or none loaded): running it would run the wrong layers.
+      this.stepsDropped++;
+      this.deps.log(
+        `dropped step ${m.step} of ${m.requestId}: plan ${m.planId}, this stage runs ${a?.planId ?? 'none'}`,
+      );
+      return;
+    }
     try {
-      await this.loading;
-      if (!a || (this.state !== 'ready' && this.state !== 'busy'))
-        throw new Error('this phone has no stage loaded');
       if (m.step === 0 && !this.active.has(m.requestId)) {
         this.active.add(m.requestId);
-        if (this.active.size === 1) this.report('busy', { detail: this.readyDetail });
+        if (this.active.size === 1) this.report('busy', { detail: this.readyDetail, planId: a.planId });
       }
       const result = await this.deps.backend.step(m.requestId, m.step, m.tensors);
+      this.stepsRun++;
       const stageTimesMs = [...m.stageTimesMs, result.ms];
+      const residentMs = [...m.residentMs, performance.now() - arrived];
+      const replay = m.replayThrough === undefined ? {} : { replayThrough: m.replayThrough };
       if (this.next) {
         const available: NamedTensors = { ...m.tensors, ...result.outputs };
         const tensors: NamedTensors = {};
@@ -204,27 +255,14 @@ export class StageHost {
           if (!t) throw new Error(`stage ${a.stageIndex} has no tensor ${name} to send on`);
           tensors[name] = t;
         }
-        const residentMs = [...m.residentMs, performance.now() - arrived];
-        this.next.send({
-          kind: 'activations',
-          requestId: m.requestId,
-          step: m.step,
-          tensors,
-          stageTimesMs,
-          residentMs,
-        });
-      } else {
+        const out: Activations = { ...m, ...replay, tensors, stageTimesMs, residentMs };
+        this.remember(out);
+        this.next.send(out);
+      } else if (m.replayThrough === undefined || m.step === m.replayThrough) {
         const logits = result.outputs.logits;
         if (!logits) throw new Error('the last stage produced no logits');
-        const residentMs = [...m.residentMs, performance.now() - arrived];
-        this.deps.leader.send({
-          kind: 'logits',
-          requestId: m.requestId,
-          step: m.step,
-          logits,
-          stageTimesMs,
-          residentMs,
-        });
+        const { requestId, step, planId } = m;
+        this.deps.leader.send({ kind: 'logits', planId, requestId, step, logits, stageTimesMs, residentMs });
       }
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -233,7 +271,34 @@ export class StageHost {
       this.deps.leader.send({
         kind: 'error',
         requestId: m.requestId,
-        message: `stage ${a?.stageIndex ?? '?'}: ${message}`,
+        message: `stage ${a.stageIndex}: ${message}`,
+      });
+    }
+  }
+
+  private remember(out: Activations): void {
+    const log = out.step === 0 ? [] : (this.sent.get(out.requestId) ?? []);
+    log[out.step] = out;
+    this.sent.set(out.requestId, log);
+  }
+
+  /** Sends the new next stage every step of a request again, so it rebuilds its KV cache. */
+  private replay(m: MessageOf<'replay'>): void {
+    const a = this.assignment;
+    const log = this.sent.get(m.requestId) ?? [];
+    const missing = !a || a.planId !== m.planId || !this.next || log.length <= m.throughStep;
+    if (missing || log.slice(0, m.throughStep + 1).some((s) => !s)) {
+      const why = !a || a.planId !== m.planId ? `plan ${m.planId} is not this stage's` : 'steps are missing';
+      this.deps.leader.send({ kind: 'error', requestId: m.requestId, message: `cannot replay: ${why}` });
+      return;
+    }
+    for (const s of log.slice(0, m.throughStep + 1)) {
+      this.next!.send({
+        ...s!,
+        planId: m.planId,
+        replayThrough: m.throughStep,
+        stageTimesMs: [],
+        residentMs: [],
       });
     }
   }

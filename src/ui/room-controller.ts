@@ -5,7 +5,7 @@
 
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { PlacementClient } from '../adapters/highs/placement-client';
-import type { SignalingServer } from '../adapters/peer/peer-node';
+import { PeerNode, type SignalingServer } from '../adapters/peer/peer-node';
 import { openIdbBlockStore } from '../adapters/store/idb-block-store';
 import { RateMeter, secondsLeft } from '../app/delivery/progress';
 import { type GenerationOutput, Leader } from '../app/leader';
@@ -18,6 +18,7 @@ import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../c
 import { joinLink } from '../core/room/join-link';
 import { stepBreakdown } from '../core/room/learned-costs';
 import { WorkerStageBackend } from '../worker/inference-client';
+import { debugSurface } from './debug-surface';
 import type { PlanViewData } from './plan-view';
 
 export interface ModelEntry {
@@ -96,6 +97,16 @@ export class RoomController implements ReactiveController {
   }
 
   hostConnected(): void {
+    const self = this;
+    window.__chorus = debugSurface({
+      get leader() {
+        return self.leader;
+      },
+      get member() {
+        return self.member;
+      },
+      solve: (problem) => this.placement().plan(problem),
+    });
     void this.fetchModels();
     void this.fetchConfig();
     void this.refreshCache();
@@ -159,8 +170,9 @@ export class RoomController implements ReactiveController {
     const { slowdown, memoryCapMB, wanted } = deviceSettings();
     const caps = deviceCaps();
     const unmeasured = (p: BackendPreference) => (p === 'auto' ? 'wasm' : p);
+    const server = signalingServer();
     return {
-      server: signalingServer(),
+      openPeer: (id?: string) => PeerNode.open(server, id),
       caps,
       backend: new WorkerStageBackend({ slowdown }),
       measure: (shape: LayerShapeSpec) =>

@@ -14,7 +14,12 @@ export type PhoneStep =
   /** Holds no blocks: loads these. */
   | { readonly kind: 'load'; readonly phoneId: string; readonly blocks: BlockRange }
   /** Holds other blocks: replaces them with these (its caches of the old blocks are gone). */
-  | { readonly kind: 'migrate'; readonly phoneId: string; readonly from: BlockRange; readonly blocks: BlockRange }
+  | {
+      readonly kind: 'migrate';
+      readonly phoneId: string;
+      readonly from: BlockRange;
+      readonly blocks: BlockRange;
+    }
   /** Left out of the target: frees what it holds. */
   | { readonly kind: 'unload'; readonly phoneId: string; readonly from: BlockRange };
 
@@ -30,7 +35,8 @@ export interface Transition {
   readonly firstMoved: number;
 }
 
-const same = (a: BlockRange | null | undefined, b: BlockRange): boolean => !!a && a[0] === b[0] && a[1] === b[1];
+const same = (a: BlockRange | null | undefined, b: BlockRange): boolean =>
+  !!a && a[0] === b[0] && a[1] === b[1];
 
 /**
  * `holdings`: what each phone holds now (from its last `ready`), null or absent for nothing. `current`:

@@ -1,0 +1,314 @@
+/**
+ * The room's plans, on the leader: opens a model, surveys the phones, plans, and moves the room from
+ * plan to plan — at load, after a measured run shows a clearly better plan, or when asked — through the
+ * plan executor (a pure transition carried out with timeouts, back to the plan before when it fails).
+ * Answers in flight pause at a token boundary while the plan changes and go on token-identical
+ * (pipeline-driver.ts). Every answer is also a measurement the room learns from.
+ */
+import { describeProfile } from '../../core/cost/backend-choice';
+import { layerShapeOf } from '../../core/cost/calibration-model';
+import type { PlacementProblem, PlacementResult } from '../../core/placement/types';
+import type {
+  DeviceProfile,
+  Message,
+  MessageOf,
+  PhoneInfo,
+  SamplingParams,
+} from '../../core/protocol/messages';
+import { assignments, type Plan, type StagePlan } from '../../core/room/plan';
+import { activePhones, type RosterEvent } from '../../core/room/roster';
+import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
+import { type GenerationOutput, PipelineDriver } from '../pipeline-driver';
+import { RoomLearning } from '../room-learning';
+import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
+import { RoomSurvey, type SurveyResult } from '../room-survey';
+import { PlanExecutor } from './plan-executor';
+
+const SELF = 'leader';
+
+export interface RoomPlansDeps {
+  readonly selfPeerId: string;
+  readonly send: (phoneId: string, m: Message) => boolean;
+  readonly ping: (phoneId: string, bytes: number) => Promise<number>;
+  readonly phones: () => readonly PhoneInfo[];
+  readonly update: (e: RosterEvent) => void;
+  readonly status: () => void;
+  readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
+  readonly log: (line: string) => void;
+  readonly loadIdleTimeoutMs?: number;
+}
+
+const newId = () => Math.random().toString(36).slice(2, 10);
+
+export class RoomPlans {
+  model: OpenedModel | null = null;
+  roomPlan: RoomPlan | null = null;
+  /** The plan, with its predictions as they stood when the last answer started. */
+  lastRunPlan: RoomPlan | null = null;
+  driver: PipelineDriver | null = null;
+  planner: Planner = 'solved';
+  status = '';
+  /** What the room's runs taught about its phones and links. */
+  readonly learning = new RoomLearning();
+  private surveyed: SurveyResult | null = null;
+  private readonly survey: RoomSurvey;
+  private readonly executor: PlanExecutor;
+  /** Plan changes run one at a time. */
+  private changing: Promise<unknown> = Promise.resolve();
+  /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
+  static readonly REPLAN_GAIN = 0.1;
+
+  constructor(private readonly deps: RoomPlansDeps) {
+    this.survey = new RoomSurvey((id, m) => void deps.send(id, m), deps.ping);
+    this.executor = new PlanExecutor({
+      send: deps.send,
+      nameOf: (id) => deps.phones().find((p) => p.id === id)?.name ?? id,
+      log: deps.log,
+      ...(deps.loadIdleTimeoutMs ? { idleTimeoutMs: deps.loadIdleTimeoutMs } : {}),
+    });
+  }
+
+  private setStatus(line: string): void {
+    this.status = line;
+    this.deps.status();
+  }
+
+  onState(id: string, m: MessageOf<'state'>): void {
+    if (m.state === 'error') this.survey.failed(id, `${this.nameOf(id)}: ${m.detail ?? 'failed'}`);
+    this.executor.onState(id, m);
+    const { state, loaded, total, detail } = m;
+    this.deps.update({ kind: 'state', id, state, loaded, total, detail });
+  }
+
+  onProfile(id: string, profile: DeviceProfile): void {
+    this.survey.received(id, profile);
+    this.deps.update({ kind: 'measured', id, summary: describeProfile(profile) });
+  }
+
+  phoneLeft(id: string, name: string): void {
+    this.survey.forget(id);
+    this.executor.forget(id);
+    if (this.driver?.uses(id)) this.driver.failed(`${name} left the room mid-answer`);
+  }
+
+  private nameOf(id: string): string {
+    return this.deps.phones().find((p) => p.id === id)?.name ?? id;
+  }
+
+  /** Opens a model, surveys the phones, plans, loads every stage and warms the pipeline up. */
+  async loadModel(choice: ModelChoice): Promise<RoomPlan> {
+    this.setStatus('opening the model…');
+    const model = await openModel(choice, (line) => this.setStatus(line));
+    this.driver?.failed('the room loaded another model');
+    this.driver = null;
+    this.model = model;
+    this.roomPlan = null;
+    this.executor.reset();
+    this.learning.reset();
+    const phones = activePhones(this.deps.phones());
+    const shape = layerShapeOf(model.manifest.config);
+    this.surveyed = null;
+    if (shape && this.planner === 'solved') {
+      this.setStatus('measuring the phones and their links…');
+      const ids = phones.map((p) => p.id);
+      this.surveyed = await this.survey.survey(
+        ids,
+        ids.filter((id) => id !== SELF),
+        shape,
+      );
+    }
+    await this.switchTo(await this.plan(phones), 'load');
+    if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
+    this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
+    return this.roomPlan!;
+  }
+
+  private plan(phones: readonly PhoneInfo[]): Promise<RoomPlan> {
+    this.setStatus('planning…');
+    const m = this.model!;
+    return planRoom(
+      m.manifest,
+      phones,
+      this.surveyed,
+      SELF,
+      this.planner,
+      this.deps.solve,
+      newId(),
+      this.learning.learned,
+    );
+  }
+
+  private priced(plan: Plan): Omit<RoomPlan, 'plan' | 'planner' | 'leftOut' | 'solveMs'> {
+    const phones = activePhones(this.deps.phones());
+    return pricePlan(this.model!.manifest, phones, this.surveyed, SELF, plan, this.learning.learned);
+  }
+
+  /** Moves to these stages now (answers in flight pause at a token boundary and go on). */
+  moveTo(stages: readonly StagePlan[], reason: string): Promise<RoomPlan> {
+    if (!this.model || !this.roomPlan) return Promise.reject(new Error('load a model first'));
+    const plan: Plan = { id: newId(), stages: [...stages] };
+    const rp: RoomPlan = {
+      plan,
+      ...this.priced(plan),
+      planner: `moved (${reason})`,
+      leftOut: [],
+      solveMs: null,
+    };
+    return this.switchTo(rp, reason).then(() => rp);
+  }
+
+  /**
+   * Applies `target` (one change at a time): pauses the answers, carries the transition out, and has
+   * them rebuild their caches from the first moved stage. A failed change goes back to the plan before.
+   */
+  private switchTo(target: RoomPlan, reason: string): Promise<void> {
+    const run = this.changing.then(() => this.doSwitch(target, reason));
+    this.changing = run.catch(() => {});
+    return run;
+  }
+
+  private async doSwitch(target: RoomPlan, reason: string): Promise<void> {
+    const before = this.roomPlan;
+    this.setStatus(`loading blocks (${target.planner})…`);
+    await this.driver?.pause();
+    try {
+      await this.carryOut(target);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      if (!before || !this.driver) throw e;
+      this.deps.log(
+        `moving to plan ${target.plan.id} (${reason}) failed: ${why}; back to plan ${before.plan.id}`,
+      );
+      try {
+        await this.carryOut(before);
+      } catch (again) {
+        this.driver.failed(`the room could not move to a new plan, nor back: ${String(again)}`);
+        await this.driver.resume(before.plan, before.plan.stages.length);
+      }
+      throw e;
+    }
+    if (!before || !this.driver) {
+      this.driver = new PipelineDriver(
+        this.model!.manifest,
+        target.plan,
+        this.model!.tokenizer,
+        this.deps.send,
+        this.deps.log,
+      );
+      if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
+    }
+  }
+
+  /** Sends the assignments, waits for every phone, then lets the paused answers go on under the plan. */
+  private async carryOut(target: RoomPlan): Promise<void> {
+    const model = this.model!;
+    const plan = target.plan;
+    for (const p of this.deps.phones()) {
+      const s = plan.stages.find((st) => st.phoneId === p.id);
+      this.deps.update({ kind: 'assigned', id: p.id, blocks: s ? [s.firstBlock, s.lastBlock] : undefined });
+      const out = target.leftOut.find((l) => l.phoneId === p.id);
+      if (out)
+        this.deps.update({
+          kind: 'state',
+          id: p.id,
+          state: 'idle',
+          detail: `left out of this plan: ${out.reason}`,
+        });
+    }
+    const peer = (id: string | null) => (id === SELF ? this.deps.selfPeerId : id);
+    const sent = assignments(model.manifest, plan, model.base).map((a, k) => {
+      const profile = this.surveyed?.profiles.get(plan.stages[k]!.phoneId);
+      // Each phase runs where the profile this plan was priced with says; others reach the leader by id.
+      return {
+        ...a,
+        nextPeer: peer(a.nextPeer),
+        prevPeer: peer(a.prevPeer),
+        ...(profile ? { phases: { decode: profile.decodeOn, prefill: profile.prefillOn } } : {}),
+      };
+    });
+    const t = await this.executor.apply(plan, sent);
+    this.roomPlan = target;
+    await this.driver?.resume(plan, t.firstMoved);
+  }
+
+  /**
+   * Re-solves with what the runs so far taught; moves the room only for a clearly faster plan, and
+   * back to the plan it had if the move fails (its blocks are still in every phone's cache).
+   */
+  private async replanIfBetter(): Promise<void> {
+    const current = this.roomPlan!;
+    let better: RoomPlan;
+    try {
+      better = await this.plan(activePhones(this.deps.phones()));
+    } catch (e) {
+      // The plan in use works; a failed second solve is no reason to drop it.
+      this.deps.log(`re-planning skipped: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    const now = this.priced(current.plan);
+    if (
+      samePlacement(better.plan, current.plan) ||
+      better.predictedTokenMs === null ||
+      now.predictedTokenMs === null ||
+      better.predictedTokenMs >= now.predictedTokenMs * (1 - RoomPlans.REPLAN_GAIN)
+    )
+      return;
+    this.deps.log(
+      `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
+    );
+    await this.switchTo(
+      { ...better, planner: `${better.planner}, re-planned after a measured run` },
+      'measured',
+    ).catch((e: unknown) => this.deps.log(`re-planning failed (${String(e)}): kept the plan before`));
+  }
+
+  /**
+   * One throwaway request through the whole pipeline: the runtime's first run of a session costs
+   * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
+   * user's first token. Its later steps are the first measurement of the plan as it runs.
+   */
+  private async warmUp(): Promise<boolean> {
+    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
+    try {
+      const r = await this.driver!.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, newId(), () => {});
+      this.learn(r, true);
+      this.lastRunPlan = null;
+      return true;
+    } catch (e) {
+      this.deps.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+  }
+
+  /** Folds a finished answer's timings into what the room knows, and restates the plan's predictions. */
+  private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>, warmUp = false): void {
+    const rp = this.roomPlan;
+    if (!rp || !this.model) return;
+    try {
+      // A measured plan that could not be priced (a phone left) has nothing sound to compare against.
+      const priced = !this.surveyed || rp.surveyLinkMs !== null;
+      if (!this.learning.observe(rp, r, SELF, { warmUp, priced })) return;
+      this.roomPlan = { ...rp, ...this.priced(rp.plan) };
+    } catch (e) {
+      // Learning is a bonus: it must never turn a finished answer into a failure.
+      this.deps.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  generate(
+    input: { text: string } | { ids: number[] },
+    params: SamplingParams,
+    onToken: (text: string, ids: readonly number[]) => void,
+  ): Promise<GenerationOutput> {
+    const driver = this.driver;
+    if (!driver) return Promise.reject(new Error('load a model first'));
+    const before = this.roomPlan;
+    return driver.generate(input, params, newId(), onToken).then((r) => {
+      // The plan's predictions as they stood before this run: what the run is judged against.
+      this.lastRunPlan = before;
+      // An answer that spanned a plan change measured two plans: nothing sound to learn.
+      if (this.driver === driver && this.roomPlan === before) this.learn(r);
+      return r;
+    });
+  }
+}

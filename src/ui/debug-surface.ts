@@ -1,0 +1,96 @@
+/**
+ * A typed window into a running tab, for the e2e suite, the room simulator and the benchmarks
+ * (`window.__chorus`), so they never reach into private fields. Everything here is something a test
+ * needs to observe or a fault it needs to inject; nothing the app itself uses.
+ */
+
+import type { Refusal } from '../app/room/router';
+import type { LoadStats } from '../app/stage-host';
+import type { PlacementProblem, PlacementResult } from '../core/placement/types';
+import type { Message, PhoneInfo } from '../core/protocol/messages';
+import type { StagePlan } from '../core/room/plan';
+
+export interface StageCounters {
+  /** The plan this phone's stage runs, null when it holds none. */
+  readonly planId: string | null;
+  readonly stepsRun: number;
+  /** Steps of another plan, dropped unrun. */
+  readonly stepsDropped: number;
+  /** From the stage backend: loads since the tab opened, requests holding a KV cache, their bytes. */
+  readonly loads: number;
+  readonly activeRequests: number;
+  readonly kvBytes: number;
+}
+
+export interface ChorusDebug {
+  readonly role: () => 'leader' | 'member' | null;
+  /** This tab's phone id as others see it. */
+  readonly id: () => string | null;
+  readonly phones: () => PhoneInfo[];
+  readonly loadStats: () => LoadStats | null;
+  readonly stage: () => Promise<StageCounters | null>;
+  readonly rejectedFrames: () => number;
+  /** What this tab's router refused, latest last. */
+  readonly refusals: () => Refusal[];
+  /** Errors stages reported to the leader, latest last (leader only). */
+  readonly stageErrors: () => string[];
+  /** The leader's current plan. */
+  readonly plan: () => { readonly id: string; readonly stages: readonly StagePlan[] } | null;
+  readonly measureRtts: (count: number) => Promise<Record<string, number[]>>;
+  /** Sends a message to another phone of the room over a link of this tab's (opening one if needed). */
+  readonly send: (peerId: string, m: Message) => Promise<void>;
+  /** Sends raw bytes as a data-channel frame (garbage-frame tests). */
+  readonly sendRaw: (peerId: string, bytes: Uint8Array) => Promise<void>;
+  /** Moves the room to these stages now, mid-answer if one runs (leader only). */
+  readonly moveTo: (stages: readonly StagePlan[]) => Promise<void>;
+  /** The leader's placement solver (HiGHS in its worker), for the allocation benchmark. */
+  readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
+}
+
+declare global {
+  interface Window {
+    __chorus?: ChorusDebug;
+  }
+}
+
+/** What the surface reads from the page's controller. */
+export interface DebugSource {
+  readonly leader: import('../app/leader').Leader | null;
+  readonly member: import('../app/member').Member | null;
+  readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
+}
+
+export function debugSurface(src: DebugSource): ChorusDebug {
+  const tab = () => src.leader ?? src.member;
+  const need = <T>(v: T | null, what: string): T => {
+    if (!v) throw new Error(`no ${what} in this tab`);
+    return v;
+  };
+  const linkTo = (peerId: string) => need(tab(), 'room').linkTo(peerId);
+  return {
+    role: () => (src.leader ? 'leader' : src.member ? 'member' : null),
+    id: () => tab()?.id ?? null,
+    phones: () => src.leader?.phones ?? src.member?.phones ?? [],
+    loadStats: () => tab()?.stage.lastLoad ?? null,
+    stage: async () => {
+      const stage = tab()?.stage;
+      if (!stage) return null;
+      const { loads, activeRequests, kvBytes } = await stage.backendStats();
+      const { planId, stepsRun, stepsDropped } = stage;
+      return { planId, stepsRun, stepsDropped, loads, activeRequests, kvBytes };
+    },
+    rejectedFrames: () => tab()?.rejectedFrames ?? 0,
+    refusals: () => [...(tab()?.router.refusals ?? [])],
+    stageErrors: () => [...(src.leader?.stageErrors ?? [])],
+    plan: () => src.leader?.roomPlan?.plan ?? null,
+    measureRtts: (count) => need(src.leader, 'leader').measureRtts(count),
+    send: async (peerId, m) => (await linkTo(peerId)).send(m),
+    sendRaw: async (peerId, bytes) => {
+      const link = (await linkTo(peerId)) as { sendRaw?: (b: Uint8Array) => void };
+      if (!link.sendRaw) throw new Error('this link cannot send raw frames');
+      link.sendRaw(bytes);
+    },
+    moveTo: async (stages) => void (await need(src.leader, 'leader').moveTo(stages, 'asked by a test')),
+    solve: (problem) => src.solve(problem),
+  };
+}
