@@ -82,13 +82,10 @@ async function browserSolveTimes(
   problems: PlacementProblem[],
 ): Promise<{ ms: number; proven: boolean; engine: string }[]> {
   return room.leader.evaluate(async (ps) => {
-    const app = document.querySelector('chorus-app') as unknown as {
-      room: { placement(): { plan(p: unknown): Promise<PlacementResult> } };
-    };
     const out: { ms: number; proven: boolean; engine: string }[] = [];
     for (const p of ps) {
       const t0 = performance.now();
-      const r = await app.room.placement().plan(p);
+      const r = await window.__chorus!.solve(p);
       out.push({
         ms: performance.now() - t0,
         proven: r.kind === 'placement' && r.proven,

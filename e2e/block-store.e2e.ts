@@ -20,9 +20,8 @@ function call<K extends keyof Api>(
 ): Promise<Awaited<ReturnType<Api[K]>>> {
   return page.evaluate(
     ([n, a]) => {
-      const api = (window as unknown as { blockStoreTest: Record<string, (...x: unknown[]) => unknown> })
-        .blockStoreTest;
-      return api[n as string]!(...(a as unknown[]));
+      const method = window.blockStoreTest![n as keyof Api] as (...x: unknown[]) => unknown;
+      return method.apply(window.blockStoreTest, a as unknown[]);
     },
     [name, args] as const,
   ) as Promise<Awaited<ReturnType<Api[K]>>>;

@@ -5,7 +5,7 @@
  * file's size (Chromium's channel throws at 16 MB queued).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PeerPageApi } from './pages/peer-blocks-page';
+import type {} from './pages/peer-blocks-page'; // window.peerTest
 import { startTestPages, type TestPages } from './pages/serve-pages';
 
 let pages: TestPages;
@@ -13,8 +13,6 @@ beforeAll(async () => {
   pages = await startTestPages();
 });
 afterAll(() => pages?.close());
-
-type Win = { peerTest: PeerPageApi };
 
 describe('peer-to-peer block transfer', () => {
   it('moves a 24 MB block from the leader page to a phone page with bounded buffering', async () => {
@@ -29,12 +27,9 @@ describe('peer-to-peer block transfer', () => {
       }),
     );
     const id = `leader-${Date.now()}`;
-    await leader!.evaluate(([i, n]) => (window as unknown as Win).peerTest.serve(i, n), [id, bytes] as const);
-    const r = await phone!.evaluate(([i, n]) => (window as unknown as Win).peerTest.fetch(i, n), [
-      id,
-      bytes,
-    ] as const);
-    const maxBuffered = await leader!.evaluate(() => (window as unknown as Win).peerTest.maxBuffered());
+    await leader!.evaluate(([i, n]) => window.peerTest!.serve(i, n), [id, bytes] as const);
+    const r = await phone!.evaluate(([i, n]) => window.peerTest!.fetch(i, n), [id, bytes] as const);
+    const maxBuffered = await leader!.evaluate(() => window.peerTest!.maxBuffered());
     console.log(
       `24 MB over WebRTC in ${(r.ms / 1000).toFixed(2)} s (${(bytes / r.ms / 1000).toFixed(1)} MB/s), ` +
         `sender queue peaked at ${(maxBuffered / 1024).toFixed(0)} KB`,

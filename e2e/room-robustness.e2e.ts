@@ -71,24 +71,14 @@ describe('a room of 3 phones', () => {
 
   it('rejects garbage and unexpected frames sent to a stage, and the next prompt still works', async () => {
     const stage = room.pages[2]!;
-    const rejectedBefore = await stage.evaluate(
-      () =>
-        (document.querySelector('chorus-app') as unknown as { room: { member: { rejectedFrames: number } } })
-          .room.member.rejectedFrames,
-    );
+    const rejectedBefore = await stage.evaluate(() => window.__chorus!.rejectedFrames());
+    const phone2 = await stage.evaluate(() => window.__chorus!.id()!);
     // From the leader to phone 2's stage: random bytes, a truncated chunk, a chunk announcing an oversized
     // message, and a well-formed message of a kind a stage does not expect.
-    await room.leader.evaluate(() => {
-      type Sender = { sendRaw(b: Uint8Array): void; send(m: unknown): void };
-      const app = document.querySelector('chorus-app') as unknown as {
-        room: {
-          leader: { deviceLinks: Map<string, Sender>; roomPlan: { plan: { stages: { phoneId: string }[] } } };
-        };
-      };
-      const leader = app.room.leader;
-      const link = leader.deviceLinks.get(leader.roomPlan.plan.stages[2]!.phoneId)!;
+    await room.leader.evaluate(async (to) => {
+      const d = window.__chorus!;
       const random = new Uint8Array(512).map((_, i) => (i * 7919 + 13) % 256);
-      link.sendRaw(random);
+      await d.sendRaw(to, random);
       const chunk = new Uint8Array(20);
       chunk.set([0x43, 0x48, 0x4b, 0x31]); // "CHK1"
       const dv = new DataView(chunk.buffer);
@@ -96,20 +86,12 @@ describe('a room of 3 phones', () => {
       dv.setUint32(8, 0, true);
       dv.setUint32(12, 1, true);
       dv.setUint32(16, 0xfffffff0, true); // claims ~4 GB
-      link.sendRaw(chunk);
-      link.sendRaw(chunk.subarray(0, 9));
-      link.send({ kind: 'pong', nonce: 1, sentAt: 0 });
-    });
+      await d.sendRaw(to, chunk);
+      await d.sendRaw(to, chunk.subarray(0, 9));
+      await d.send(to, { kind: 'pong', nonce: 1, sentAt: 0 });
+    }, phone2);
     const rejected = await until(
-      () =>
-        stage.evaluate(
-          () =>
-            (
-              document.querySelector('chorus-app') as unknown as {
-                room: { member: { rejectedFrames: number } };
-              }
-            ).room.member.rejectedFrames,
-        ),
+      () => stage.evaluate(() => window.__chorus!.rejectedFrames()),
       (n) => n >= rejectedBefore + 3,
       'stage rejected frames',
     );
@@ -120,37 +102,85 @@ describe('a room of 3 phones', () => {
   });
 
   it('a stage that is sent tensors it cannot use answers with an error, and keeps working', async () => {
-    const failed = await room.leader.evaluate(async () => {
-      type Sender = { send(m: unknown): void };
-      const app = document.querySelector('chorus-app') as unknown as {
-        room: {
-          leader: {
-            deviceLinks: Map<string, Sender>;
-            roomPlan: { plan: { stages: { phoneId: string }[] } };
-            driver: { pending: Map<string, { resolve(): void; reject(e: Error): void }> };
-          };
+    const phone1 = await room.pages[1]!.evaluate(() => window.__chorus!.id()!);
+    const errorsBefore = (await room.leader.evaluate(() => window.__chorus!.stageErrors())).length;
+    await room.leader.evaluate(async (to) => {
+      const d = window.__chorus!;
+      await d.send(to, {
+        kind: 'activations',
+        planId: d.plan()!.id,
+        requestId: 'bogus',
+        step: 0,
+        tensors: { nonsense: { dtype: 'float32', dims: [1], data: new Float32Array([1]) } },
+        stageTimesMs: [],
+        residentMs: [],
+      });
+    }, phone1);
+    const errors = await until(
+      () => room.leader.evaluate(() => window.__chorus!.stageErrors()),
+      (e) => e.length > errorsBefore,
+      'the stage’s error',
+    );
+    expect(errors.at(-1)).toMatch(/missing|no tensor/);
+    const r = await room.generate({ prompt: reference.prompt, maxNewTokens: 8 });
+    expect(r.generatedIds).toEqual(reference.generated_ids.slice(0, 8));
+  });
+
+  it('a phone cannot send another phone assign, measure or activations out of turn; the answer goes on', async () => {
+    const [middle, last] = [room.pages[1]!, room.pages[2]!];
+    const middleId = await middle.evaluate(() => window.__chorus!.id()!);
+    const lastId = await last.evaluate(() => window.__chorus!.id()!);
+    const before = (await middle.evaluate(() => window.__chorus!.stage()))!;
+    const planId = (await room.leader.evaluate(() => window.__chorus!.plan()!.id))!;
+    const long = storiesReference().prompts[1]!;
+    await room.startGenerate({ prompt: long.prompt, maxNewTokens: long.generated_ids.length });
+    await until(
+      () => room.leader.getByTestId('output').textContent(),
+      (t) => (t ?? '').length > 5,
+      'first tokens streamed',
+    );
+    // The last stage turns on the middle one: it is neither the leader nor the middle stage's predecessor.
+    await last.evaluate(
+      async ([to, plan]) => {
+        const d = window.__chorus!;
+        const assignment = {
+          stageIndex: 0,
+          stageCount: 1,
+          modelBase: '/models/stories260k/',
+          firstBlock: 0,
+          lastBlock: 6,
+          nextPeer: null,
+          prevPeer: null,
+          forward: ['logits'],
+          planId: plan,
         };
-      };
-      const leader = app.room.leader;
-      const link = leader.deviceLinks.get(leader.roomPlan.plan.stages[1]!.phoneId)!;
-      return new Promise<string>((resolve) => {
-        leader.driver.pending.set('bogus:0', {
-          resolve: () => resolve('answered'),
-          reject: (e) => resolve(e.message),
-        });
-        link.send({
+        await d.send(to, { kind: 'assign', assignment });
+        await d.send(to, { kind: 'measure', shape: { hidden: 64, kvDim: 32, intermediate: 172 } });
+        const tensors = { hidden: { dtype: 'float32' as const, dims: [1, 1, 4], data: new Float32Array(4) } };
+        await d.send(to, {
           kind: 'activations',
-          requestId: 'bogus',
+          planId: plan,
+          requestId: 'x',
           step: 0,
-          tensors: { nonsense: { dtype: 'float32', dims: [1], data: new Float32Array([1]) } },
+          tensors,
           stageTimesMs: [],
           residentMs: [],
         });
-      });
-    });
-    expect(failed).toMatch(/missing|no tensor/);
-    const r = await room.generate({ prompt: reference.prompt, maxNewTokens: 8 });
-    expect(r.generatedIds).toEqual(reference.generated_ids.slice(0, 8));
+      },
+      [middleId, planId] as const,
+    );
+    const refusals = await until(
+      async () => (await middle.evaluate(() => window.__chorus!.refusals())).filter((r) => r.from === lastId),
+      (r) => r.length >= 3,
+      'refusals on the middle phone',
+    );
+    expect(refusals.map((r) => r.kind).sort()).toEqual(['activations', 'assign', 'measure']);
+    const r = await room.waitForResult();
+    expect(r.generatedIds).toEqual(long.generated_ids);
+    const after = (await middle.evaluate(() => window.__chorus!.stage()))!;
+    expect(after.loads).toBe(before.loads); // the assign never ran
+    expect(after.planId).toBe(planId);
+    expect(await statesOn(room.leader)).toEqual(['ready', 'ready', 'ready']);
   });
 
   it('the stop button ends an answer early, and the next prompt still works', async () => {

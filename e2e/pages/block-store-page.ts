@@ -116,4 +116,10 @@ const api: BlockStorePageApi = {
   storeWideCorruptReports: () => reports,
 };
 
-(window as unknown as { blockStoreTest: BlockStorePageApi }).blockStoreTest = api;
+declare global {
+  interface Window {
+    blockStoreTest?: BlockStorePageApi;
+  }
+}
+
+window.blockStoreTest = api;

@@ -77,4 +77,10 @@ const api: PeerPageApi = {
   },
 };
 
-(window as unknown as { peerTest: PeerPageApi }).peerTest = api;
+declare global {
+  interface Window {
+    peerTest?: PeerPageApi;
+  }
+}
+
+window.peerTest = api;

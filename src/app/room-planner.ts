@@ -4,10 +4,12 @@
  * it solved, and turns the answer into the room's Plan with the predictions the plan view shows. Any
  * plan, solved or an even split, is priced by the same cost model, so plans can be compared.
  */
+
 import { calibrationOf } from '../core/cost/backend-choice';
 import { layerShapeOf } from '../core/cost/calibration-model';
 import { predictBlockMs, ratesOf } from '../core/cost/cost-model';
 import type { Manifest } from '../core/graph/manifest';
+import { modelConfigOf } from '../core/graph/model-config';
 import { buildCostTables, costOfPlan } from '../core/placement/cost-model';
 import { blockCostsOf, crossingBytesPerToken } from '../core/placement/from-manifest';
 import type { LinkProfile, PlacementProblem, PlacementResult } from '../core/placement/types';
@@ -49,8 +51,7 @@ export interface RoomPlan {
 
 /** Context the plan must hold: the model's own limit, capped (KV memory grows with it). */
 export function planContext(manifest: Manifest): number {
-  const max = manifest.config?.max_position_embeddings;
-  return Math.min(typeof max === 'number' ? max : 2048, 2048);
+  return Math.min(modelConfigOf(manifest)?.contextLength ?? 2048, 2048);
 }
 
 /** The context at which decode time is predicted: a typical answer's, not the worst case. */

@@ -7,6 +7,8 @@
 import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type RunningServer, startServer } from '../../signaling-server/server';
+import type { LoadStats } from '../../src/app/stage-host';
+import type {} from '../../src/ui/debug-surface'; // window.__chorus, the page's typed debug surface
 import { REPO } from './prepare-models';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -257,31 +259,10 @@ export class SimulatedRoom {
   }
 
   /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time. */
-  loadStats(): Promise<
-    { bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number }[]
-  > {
+  loadStats(): Promise<LoadStats[]> {
+    const none: LoadStats = { bytesFromNetwork: 0, bytesFromCache: 0, corrupt: [], ms: 0 };
     return Promise.all(
-      this.pages.map((p) =>
-        p.evaluate(() => {
-          type Stats = { bytesFromNetwork: number; bytesFromCache: number; corrupt: unknown[]; ms: number };
-          const room = (
-            document.querySelector('chorus-app') as unknown as {
-              room: {
-                leader?: { stage: { lastLoad: Stats | null } };
-                member?: { stage: { lastLoad: Stats | null } };
-              };
-            }
-          ).room;
-          return (
-            (room.leader ?? room.member)!.stage.lastLoad ?? {
-              bytesFromNetwork: 0,
-              bytesFromCache: 0,
-              corrupt: [],
-              ms: 0,
-            }
-          );
-        }),
-      ),
+      this.pages.map((p) => p.evaluate(() => window.__chorus!.loadStats()).then((s) => s ?? none)),
     );
   }
 
@@ -343,12 +324,9 @@ export class SimulatedRoom {
     if (error) throw new Error(`generation failed: ${error}`);
     const json = await page.getByTestId('result').getAttribute('data-json');
     const result = JSON.parse(json!) as RoomResult;
-    const names = await page.evaluate(() => {
-      const app = document.querySelector('chorus-app') as unknown as {
-        room: { phones: { id: string; name: string }[] };
-      };
-      return Object.fromEntries(app.room.phones.map((p) => [p.id, p.name]));
-    });
+    const names = Object.fromEntries(
+      (await page.evaluate(() => window.__chorus!.phones())).map((p) => [p.id, p.name]),
+    );
     result.plan = {
       ...result.plan,
       stages: result.plan.stages.map((s) => ({ ...s, phone: names[s.phoneId] ?? s.phoneId })),
@@ -363,12 +341,7 @@ export class SimulatedRoom {
 
   /** Round-trip times (ms) from the leader to every other phone, `count` small pings each. */
   async rtts(count = 20): Promise<number[]> {
-    const byPhone = await this.leader.evaluate(async (n) => {
-      const app = document.querySelector('chorus-app') as unknown as {
-        room: { leader: { measureRtts(n: number): Promise<Record<string, number[]>> } };
-      };
-      return app.room.leader.measureRtts(n);
-    }, count);
+    const byPhone = await this.leader.evaluate((n) => window.__chorus!.measureRtts(n), count);
     return Object.values(byPhone).flat();
   }
 
