@@ -17,7 +17,7 @@ import type { OpenPeer } from './net/peer-port';
 import type { GenerationOutput } from './pipeline-driver';
 import { Membership } from './room/membership';
 import { Pinger } from './room/pinger';
-import { RoomPlans } from './room/room-plans';
+import { type RoomEvent, RoomPlans } from './room/room-plans';
 import { RosterKeeper } from './room/roster-keeper';
 import { Router } from './room/router';
 import type { RoomLearning } from './room-learning';
@@ -169,6 +169,10 @@ export class Leader {
   }
   set planner(p: Planner) {
     this.plans.planner = p;
+  }
+  /** Re-plans and faults so far, in order. */
+  get history(): readonly RoomEvent[] {
+    return this.plans.history;
   }
   get rejectedFrames(): number {
     return this.membership.rejectedFrames;

@@ -33,7 +33,12 @@ interface Sequence {
   /** What the leader sent the first stage at each step, for a replay from stage 0. */
   readonly sent: NamedTensors[];
   readonly abort: AbortController;
+  /** Set when the answer cannot go on: its next step throws this instead of being sent. */
+  failure: Error | null;
 }
+
+/** A step cut short by a fault: the answer waits for the new plan and sends the step again. */
+class Interrupted extends Error {}
 
 export class PipelineDriver {
   private readonly pending = new PendingRequests<string, MessageOf<'logits'>>();
@@ -42,6 +47,10 @@ export class PipelineDriver {
   private gate: Promise<void> | null = null;
   private openGate: () => void = () => {};
   private readonly idleWaiters: (() => void)[] = [];
+  /** Counts faults, so a resume that raced a newer fault leaves the answers held for the next one. */
+  private interrupts = 0;
+  /** Told of every step's answer (the room learns from steps while answers run). */
+  onStep: ((m: MessageOf<'logits'>) => void) | null = null;
 
   constructor(
     private readonly manifest: Manifest,
@@ -69,9 +78,18 @@ export class PipelineDriver {
     this.pending.resolve(`${m.requestId}:${m.step}`, m);
   }
 
-  /** A stage reported an error (for one request, or for all when `requestId` is absent). */
+  /**
+   * An answer cannot go on (a stage's error, or the room could not re-plan): for one request, or for all
+   * when `requestId` is absent — which also lets every answer held at the gate fail instead of waiting.
+   */
   failed(message: string, requestId?: string): void {
-    this.pending.rejectWhere(new Error(message), (key) => !requestId || key.startsWith(`${requestId}:`));
+    const error = new Error(message);
+    for (const [rid, s] of this.sequences) if (!requestId || rid === requestId) s.failure ??= error;
+    this.pending.rejectWhere(error, (key) => !requestId || key.startsWith(`${requestId}:`));
+    if (!requestId && this.gate) {
+      this.gate = null;
+      this.openGate();
+    }
   }
 
   /** True when `phoneId` runs a stage of the current plan. */
@@ -81,6 +99,12 @@ export class PipelineDriver {
 
   get inFlight(): number {
     return this.sequences.size;
+  }
+
+  /** Tokens the oldest answer in flight has so far (0 when none runs). */
+  get tokensOut(): number {
+    const first = this.sequences.values().next().value;
+    return first ? first.lastStep + 1 : 0;
   }
 
   encode(text: string): number[] {
@@ -94,6 +118,17 @@ export class PipelineDriver {
 
   stop(): void {
     for (const s of this.sequences.values()) s.abort.abort();
+  }
+
+  /**
+   * A phone of the plan is gone: the steps out in the pipeline will never come back. Holds every answer
+   * like `pause`, and has each step in flight sent again once the room has a new plan (`resume`).
+   */
+  interrupt(why: string): Promise<void> {
+    this.interrupts++;
+    if (!this.gate) this.gate = new Promise((resolve) => (this.openGate = resolve));
+    this.pending.rejectWhere(new Interrupted(why));
+    return this.pause();
   }
 
   /** Holds every answer at its next token boundary; resolves once no step is in flight. */
@@ -110,15 +145,17 @@ export class PipelineDriver {
    */
   async resume(plan: Plan, firstMoved: number): Promise<void> {
     this.plan = plan;
+    const faults = this.interrupts;
     await Promise.all(
       [...this.sequences].map(([rid, s]) =>
         this.rebuild(rid, s, firstMoved).catch((e: unknown) => {
+          if (e instanceof Interrupted) return; // a newer fault: its re-plan rebuilds this answer
           this.log(`could not rebuild ${rid} on plan ${plan.id}: ${String(e)}`);
-          s.abort.abort(e instanceof Error ? e : new Error(String(e)));
           this.failed(`the room moved to a new plan and this answer could not follow: ${String(e)}`, rid);
         }),
       ),
     );
+    if (this.interrupts !== faults) return;
     this.gate = null;
     this.openGate();
   }
@@ -149,26 +186,35 @@ export class PipelineDriver {
   }
 
   private async runStep(rid: string, step: number, tensors: NamedTensors) {
-    while (this.gate) await this.gate;
     const s = this.sequences.get(rid)!;
-    s.busy = true;
     s.sent[step] = tensors;
-    const key = `${rid}:${step}`;
-    try {
-      const answered = this.pending.wait(key, STEP_TIMEOUT_MS, `step ${step} of ${rid}`);
-      const m = { kind: 'activations', planId: this.plan.id, requestId: rid, step, tensors } as const;
-      if (!this.send(this.plan.stages[0]!.phoneId, { ...m, stageTimesMs: [], residentMs: [] }))
-        this.failed('the first stage’s phone has left', rid);
-      const r = await answered;
-      s.lastStep = step;
-      return {
-        logits: r.logits.data as Float32Array,
-        stageTimesMs: r.stageTimesMs,
-        residentMs: r.residentMs,
-      };
-    } finally {
-      s.busy = false;
-      for (const w of this.idleWaiters.splice(0)) w();
+    for (;;) {
+      while (this.gate) await this.gate;
+      if (s.failure) throw s.failure;
+      s.busy = true;
+      const key = `${rid}:${step}`;
+      try {
+        const answered = this.pending.wait(key, STEP_TIMEOUT_MS, `step ${step} of ${rid}`);
+        const m = { kind: 'activations', planId: this.plan.id, requestId: rid, step, tensors } as const;
+        if (!this.send(this.plan.stages[0]!.phoneId, { ...m, stageTimesMs: [], residentMs: [] })) {
+          const why = 'the first stage’s phone has left';
+          this.pending.reject(key, this.gate ? new Interrupted(why) : new Error(why));
+        }
+        const r = await answered;
+        s.lastStep = step;
+        this.onStep?.(r);
+        return {
+          logits: r.logits.data as Float32Array,
+          stageTimesMs: r.stageTimesMs,
+          residentMs: r.residentMs,
+        };
+      } catch (e) {
+        // Cut short by a fault: once the room has re-planned (and rebuilt this answer's caches), again.
+        if (!(e instanceof Interrupted)) throw e;
+      } finally {
+        s.busy = false;
+        for (const w of this.idleWaiters.splice(0)) w();
+      }
     }
   }
 
@@ -180,7 +226,13 @@ export class PipelineDriver {
   ): Promise<GenerationOutput> {
     const promptIds = 'ids' in input ? input.ids : this.encode(input.text);
     const inputNames = new Set(leaderInputs(this.manifest));
-    const seq: Sequence = { lastStep: -1, busy: false, sent: [], abort: new AbortController() };
+    const seq: Sequence = {
+      lastStep: -1,
+      busy: false,
+      sent: [],
+      abort: new AbortController(),
+      failure: null,
+    };
     this.sequences.set(requestId, seq);
     const ids: number[] = [];
     const t0 = performance.now();

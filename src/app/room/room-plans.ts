@@ -26,6 +26,28 @@ import { PlanExecutor } from './plan-executor';
 
 const SELF = 'leader';
 
+/** A plan change: why, when (tokens of the answer in flight), from and to which plan, how long answers waited. */
+export interface ReplanEvent {
+  readonly kind: 'replan';
+  readonly atToken: number;
+  readonly reason: string;
+  readonly fromPlan: string | null;
+  readonly toPlan: string;
+  readonly stages: readonly StagePlan[];
+  readonly pauseMs: number;
+}
+
+/** A phone of the plan that left mid-answer: when it was noticed, and when the answer went on (epoch ms). */
+export interface FaultEvent {
+  readonly kind: 'fault';
+  readonly phone: string;
+  readonly atToken: number;
+  readonly detectedAt: number;
+  resumedAt: number | null;
+}
+
+export type RoomEvent = ReplanEvent | FaultEvent;
+
 export interface RoomPlansDeps {
   readonly selfPeerId: string;
   readonly send: (phoneId: string, m: Message) => boolean;
@@ -85,10 +107,52 @@ export class RoomPlans {
     this.deps.update({ kind: 'measured', id, summary: describeProfile(profile) });
   }
 
+  /** The room's re-plans and faults, in order (the simulator's --json reports them). */
+  readonly history: RoomEvent[] = [];
+
   phoneLeft(id: string, name: string): void {
     this.survey.forget(id);
     this.executor.forget(id);
-    if (this.driver?.uses(id)) this.driver.failed(`${name} left the room mid-answer`);
+    const driver = this.driver;
+    if (!driver?.uses(id)) return;
+    const fault: FaultEvent = {
+      kind: 'fault',
+      phone: id,
+      atToken: driver.tokensOut,
+      detectedAt: Date.now(),
+      resumedAt: null,
+    };
+    this.history.push(fault);
+    void this.recover(driver, `${name} left the room`, fault);
+  }
+
+  /**
+   * A phone of the plan is gone: hold the answers, plan over the phones left (measured, whatever chose
+   * the first plan), move there, and let the answers go on from their last token.
+   */
+  private async recover(driver: PipelineDriver, why: string, fault: FaultEvent): Promise<void> {
+    this.deps.log(`${why} mid-plan: re-planning`);
+    await driver.interrupt(why);
+    let target: RoomPlan;
+    try {
+      target = await this.plan(activePhones(this.deps.phones()), 'solved');
+    } catch (e) {
+      const missing = e instanceof Error ? e.message : String(e);
+      driver.failed(`${why}, and the phones left cannot run the model: ${missing}`);
+      this.setStatus(`${why}: the phones left cannot run the model`);
+      return;
+    }
+    try {
+      await this.switchTo({ ...target, planner: `${target.planner}, after ${why}` }, 'fault');
+      const onStep = driver.onStep;
+      driver.onStep = (m) => {
+        fault.resumedAt ??= Date.now();
+        driver.onStep = onStep;
+        onStep?.(m);
+      };
+    } catch (e) {
+      driver.failed(`${why}, and the room could not move on: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   private nameOf(id: string): string {
@@ -108,14 +172,23 @@ export class RoomPlans {
     const phones = activePhones(this.deps.phones());
     const shape = layerShapeOf(model.manifest.config);
     this.surveyed = null;
-    if (shape && this.planner === 'solved') {
+    // Every phone is measured whatever chooses the first plan: a re-plan (a fault, a slow phone) solves.
+    if (shape) {
       this.setStatus('measuring the phones and their links…');
       const ids = phones.map((p) => p.id);
-      this.surveyed = await this.survey.survey(
-        ids,
-        ids.filter((id) => id !== SELF),
-        shape,
-      );
+      try {
+        this.surveyed = await this.survey.survey(
+          ids,
+          ids.filter((id) => id !== SELF),
+          shape,
+        );
+      } catch (e) {
+        // The solved planner needs the survey; an even split only loses its later re-plans to it.
+        if (this.planner === 'solved') throw e;
+        this.deps.log(
+          `measuring skipped (${e instanceof Error ? e.message : String(e)}): re-plans split evenly`,
+        );
+      }
     }
     await this.switchTo(await this.plan(phones), 'load');
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
@@ -123,7 +196,7 @@ export class RoomPlans {
     return this.roomPlan!;
   }
 
-  private plan(phones: readonly PhoneInfo[]): Promise<RoomPlan> {
+  private plan(phones: readonly PhoneInfo[], planner: Planner = this.planner): Promise<RoomPlan> {
     this.setStatus('planning…');
     const m = this.model!;
     return planRoom(
@@ -131,7 +204,7 @@ export class RoomPlans {
       phones,
       this.surveyed,
       SELF,
-      this.planner,
+      planner,
       this.deps.solve,
       newId(),
       this.learning.learned,
@@ -170,9 +243,24 @@ export class RoomPlans {
   private async doSwitch(target: RoomPlan, reason: string): Promise<void> {
     const before = this.roomPlan;
     this.setStatus(`loading blocks (${target.planner})…`);
+    const t0 = performance.now();
+    const atToken = this.driver?.tokensOut ?? 0;
     await this.driver?.pause();
     try {
       await this.carryOut(target);
+      this.history.push({
+        kind: 'replan',
+        atToken,
+        reason,
+        fromPlan: before?.plan.id ?? null,
+        toPlan: target.plan.id,
+        stages: target.plan.stages.map((s) => ({
+          phoneId: s.phoneId,
+          firstBlock: s.firstBlock,
+          lastBlock: s.lastBlock,
+        })),
+        pauseMs: performance.now() - t0,
+      });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       if (!before || !this.driver) throw e;

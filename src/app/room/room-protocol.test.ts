@@ -5,88 +5,40 @@
  * stages, and a plan change mid-answer must keep the answer token-identical while only the phones whose
  * ranges changed reload and the stages before the first moved one keep their KV caches.
  */
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type RunningServer, startServer } from '../../../signaling-server/server';
-import { prepareModel } from '../../../tools/room/prepare-models';
-import { nodeSessionFactory } from '../../adapters/ort/node';
-import { LocalStageBackend } from '../../core/pipeline/local-stage';
-import type { StageBackend } from '../../core/ports';
-import type { DeviceCaps, SamplingParams } from '../../core/protocol/messages';
 import type { StagePlan } from '../../core/room/plan';
-import { Leader, type RoomTabOptions, SELF } from '../leader';
-import { Member } from '../member';
-import { MemoryNetwork } from '../net/memory-network';
+import type { Leader } from '../leader';
+import { SELF } from '../leader';
+import type { Member } from '../member';
+import { greedy, openTestRoom, type StoriesPrompt, storiesReference, type TestRoom } from './test-room';
 
-const STORIES = path.resolve(import.meta.dirname, '../../../../shared/models/stories260k');
-const reference = (
-  (await import(path.join(STORIES, 'reference.json'), { with: { type: 'json' } })) as {
-    default: { prompts: { prompt: string; prompt_ids: number[]; generated_ids: number[] }[] };
-  }
-).default.prompts;
-const greedy = (maxNewTokens: number): SamplingParams => ({
-  temperature: 0,
-  topK: 0,
-  topP: 1,
-  repetitionPenalty: 1,
-  seed: 0,
-  maxNewTokens,
-});
-const caps: DeviceCaps = { hardwareConcurrency: 1, webgpu: false, userAgent: 'node' };
-
-let server: RunningServer;
+let room: TestRoom;
 let leader: Leader;
 let members: Member[];
-const backends = new Map<string, StageBackend>();
-const logs: string[] = [];
-
-function tab(name: string, net: MemoryNetwork): RoomTabOptions {
-  const backend = new LocalStageBackend(nodeSessionFactory);
-  return {
-    openPeer: net.open,
-    name,
-    caps,
-    backend,
-    measure: () => Promise.reject(new Error('not measured in this test')),
-    store: null,
-    log: (line) => logs.push(`[${name}] ${line}`),
-  };
-}
+let reference: StoriesPrompt[];
 
 /** Each phone's backend loads so far, by phone id. */
 async function loads(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [id, b] of backends) out[id] = (await b.stats()).loads;
+  for (const [id, b] of room.backends) out[id] = (await b.stats()).loads;
   return out;
 }
 
 beforeAll(async () => {
-  const mount = await prepareModel(STORIES);
-  server = await startServer({ host: '127.0.0.1', port: 0, https: 'off', appDir: null, models: [mount], log: () => {} });
-  const net = new MemoryNetwork();
-  const leaderTab = tab('Leader', net);
-  leader = await Leader.create({ ...leaderTab, solve: () => Promise.reject(new Error('no solver')) }, () => {});
-  backends.set(SELF, leaderTab.backend);
-  members = [];
-  for (const name of ['Phone 1', 'Phone 2']) {
-    const t = tab(name, net);
-    const m = await Member.join(leader.roomId, { ...t, secret: leader.secret }, () => {});
-    backends.set(m.id, t.backend);
-    members.push(m);
-  }
-  leader.planner = 'even';
-  await leader.loadModel({ kind: 'served', url: `${server.url}models/stories260k/`, name: 'stories260k' });
+  reference = await storiesReference();
+  room = await openTestRoom(3);
+  ({ leader, members } = room);
 }, 60_000);
 
-afterAll(async () => {
-  for (const m of members ?? []) m.destroy();
-  leader?.destroy();
-  await server?.close();
-});
+afterAll(() => room?.close());
 
 describe('a room of three stages on the in-memory network', () => {
   it('plans one stage per phone and reproduces reference.json for every prompt', async () => {
-    expect(leader.roomPlan!.plan.stages.map((s) => s.phoneId)).toEqual([SELF, members[0]!.id, members[1]!.id]);
+    expect(leader.roomPlan!.plan.stages.map((s) => s.phoneId)).toEqual([
+      SELF,
+      members[0]!.id,
+      members[1]!.id,
+    ]);
     for (const p of reference) {
       const r = await leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), () => {});
       expect(r.promptIds).toEqual(p.prompt_ids);
@@ -133,7 +85,11 @@ describe('a room of three stages on the in-memory network', () => {
     const [a, b, c] = leader.roomPlan!.plan.stages;
     const before = await loads();
     const p = reference[2]!;
-    const target: StagePlan[] = [{ ...a!, lastBlock: a!.lastBlock - 1 }, { ...b!, firstBlock: b!.firstBlock - 1 }, c!];
+    const target: StagePlan[] = [
+      { ...a!, lastBlock: a!.lastBlock - 1 },
+      { ...b!, firstBlock: b!.firstBlock - 1 },
+      c!,
+    ];
     const r = await answerWithMove(p, 5, target);
     expect(r.generatedIds).toEqual(p.generated_ids);
     const after = await loads();
@@ -150,7 +106,7 @@ describe('a room of three stages on the in-memory network', () => {
     ];
     await leader.moveTo(target, 'test');
     expect(members[0]!.stage.planId).toBeNull();
-    expect((await backends.get(members[0]!.id)!.stats()).activeRequests).toBe(0);
+    expect((await room.backends.get(members[0]!.id)!.stats()).activeRequests).toBe(0);
     const p = reference[0]!;
     const r = await leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), () => {});
     expect(r.generatedIds).toEqual(p.generated_ids);
@@ -159,7 +115,8 @@ describe('a room of three stages on the in-memory network', () => {
 
   it('every answer released its KV caches on every phone', async () => {
     // Releases travel as messages after the answer returns: give them a moment to land.
-    const held = async () => (await Promise.all([...backends.values()].map((b) => b.stats()))).map((s) => s.kvBytes);
+    const held = async () =>
+      (await Promise.all([...room.backends.values()].map((b) => b.stats()))).map((s) => s.kvBytes);
     await vi.waitFor(async () => expect(await held()).toEqual([0, 0, 0]), { timeout: 3000 });
   });
 });

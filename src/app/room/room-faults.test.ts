@@ -1,0 +1,57 @@
+/**
+ * Phones leaving mid-answer, in Node on the in-memory network: the rest re-plan and the answer goes on
+ * from its last token with exactly the ids of an undisturbed run (stories260k's reference).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FaultEvent } from './room-plans';
+import { greedy, openTestRoom, storiesReference, type TestRoom } from './test-room';
+
+let room: TestRoom | null = null;
+afterEach(async () => {
+  await room?.close();
+  room = null;
+});
+
+describe('a phone leaves mid-answer', () => {
+  it.each([
+    ['the middle phone, between steps', 0, false],
+    ['the middle phone, with a step in flight', 0, true],
+    ['the last phone, with a step in flight', 1, true],
+  ])(
+    '%s: the answer goes on token-identical on the phones left',
+    async (_label, index, inFlight) => {
+      const p = (await storiesReference())[3]!;
+      room = await openTestRoom(3);
+      const { leader, members } = room;
+      const leaving = members[index]!;
+      let left = false;
+      const r = await leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), (_t, ids) => {
+        if (ids.length === 6 && !left) {
+          left = true;
+          // The page closes (its links close on every side): now, or once the next step is on its way.
+          if (inFlight) setTimeout(() => leaving.destroy(), 0);
+          else leaving.destroy();
+        }
+      });
+      expect(r.generatedIds).toEqual(p.generated_ids);
+      expect(leader.roomPlan!.plan.stages.map((s) => s.phoneId)).not.toContain(leaving.id);
+      const fault = leader.history.find((e): e is FaultEvent => e.kind === 'fault');
+      expect(fault).toMatchObject({ phone: leaving.id });
+      expect(fault!.atToken).toBeGreaterThanOrEqual(5);
+      expect(fault!.resumedAt).not.toBeNull();
+      expect(leader.history.some((e) => e.kind === 'replan' && e.reason === 'fault')).toBe(true);
+    },
+    60_000,
+  );
+
+  it('with every phone but the leader gone, the leader runs the whole model alone', async () => {
+    const p = (await storiesReference())[4]!;
+    room = await openTestRoom(3);
+    const { leader, members } = room;
+    const r = await leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), (_t, ids) => {
+      if (ids.length === 3) for (const m of members) m.destroy();
+    });
+    expect(r.generatedIds).toEqual(p.generated_ids);
+    expect(leader.roomPlan!.plan.stages).toHaveLength(1);
+  }, 60_000);
+});
