@@ -15,6 +15,7 @@ import { loopbackPair } from './loopback-link';
 import type { ModelChoice, OpenedModel } from './model-source';
 import type { OpenPeer } from './net/peer-port';
 import type { GenerationOutput } from './pipeline-driver';
+import { Heartbeat } from './room/heartbeat';
 import { Membership } from './room/membership';
 import { Pinger } from './room/pinger';
 import { type RoomEvent, RoomPlans } from './room/room-plans';
@@ -62,6 +63,7 @@ export class Leader {
   private readonly deviceLinks = new Map<string, Link>();
   private readonly blockServer = new PeerBlockServer((file) => this.plans.model?.files?.get(file));
   private joined = 0;
+  private readonly heartbeat: Heartbeat;
   /** Errors stages reported, latest last (bounded). */
   readonly stageErrors: string[] = [];
 
@@ -85,7 +87,10 @@ export class Leader {
       { secret, name: opts.name, caps: opts.caps, log },
       {
         greeted: (link) => this.greeted(link),
-        deliver: (m, from) => this.router.deliver(m, from, this.senderOf(from.remoteId)),
+        deliver: (m, from) => {
+          this.heartbeat.seen(from.remoteId);
+          this.router.deliver(m, from, this.senderOf(from.remoteId));
+        },
         closed: (link) => this.closed(link),
       },
     );
@@ -120,6 +125,20 @@ export class Leader {
     const leaderSender: Sender = { isLeader: true, isPredecessor: false, isLastStage: false };
     fromLeader.onMessage((m) => this.router.deliver(m, fromLeader, leaderSender));
     toSelf.onMessage((m) => this.router.deliver(m, toSelf, this.senderOf(SELF)));
+    this.heartbeat = new Heartbeat({
+      watched: () =>
+        (this.plans.roomPlan?.plan.stages ?? [])
+          .map((s) => s.phoneId)
+          .filter(
+            (id) =>
+              id !== SELF && /^(ready|busy)$/.test(this.roster.phones.find((p) => p.id === id)?.state ?? ''),
+          ),
+      ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),
+      dead: (id, silentMs) => {
+        log(`${this.roster.nameOf(id)} has not answered for ${Math.round(silentMs)} ms: treating it as gone`);
+        this.deviceLinks.get(id)?.close();
+      },
+    });
     this.roster.update({ kind: 'joined', id: SELF, name: opts.name });
     this.roster.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
@@ -201,6 +220,7 @@ export class Leader {
   private closed(link: Link): void {
     if (this.deviceLinks.get(link.remoteId) !== link) return;
     this.deviceLinks.delete(link.remoteId);
+    this.heartbeat.forget(link.remoteId);
     this.roster.update({ kind: 'left', id: link.remoteId });
     this.plans.phoneLeft(link.remoteId, this.roster.nameOf(link.remoteId));
   }
@@ -246,6 +266,7 @@ export class Leader {
   }
 
   destroy(): void {
+    this.heartbeat.stop();
     this.membership.destroy();
   }
 }

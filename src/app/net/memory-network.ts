@@ -19,11 +19,11 @@ class MemoryLink implements Link {
 
   constructor(
     readonly remoteId: string,
-    private readonly onGone: (link: MemoryLink) => void,
+    private readonly owner: MemoryPeer,
   ) {}
 
   send(message: Message): void {
-    if (!this.open) return; // like a closed data channel: the message is lost
+    if (!this.open || this.owner.frozen) return; // a closed channel, or a frozen tab: nothing goes out
     const frame = encodeMessage(message);
     this.other?.deliver(frame);
   }
@@ -38,7 +38,7 @@ class MemoryLink implements Link {
       () =>
         new Promise<void>((resolve) =>
           setTimeout(() => {
-            if (this.open) this.receive(frame);
+            if (this.open && !this.owner.frozen) this.receive(frame);
             resolve();
           }, 0),
         ),
@@ -64,7 +64,7 @@ class MemoryLink implements Link {
   private shut(): void {
     if (!this.open) return;
     this.open = false;
-    this.onGone(this);
+    this.owner.links.delete(this);
     for (const h of this.closeHandlers) h();
   }
 
@@ -82,6 +82,8 @@ class MemoryLink implements Link {
 class MemoryPeer implements PeerPort {
   private readonly connectionHandlers: ((link: Link) => void)[] = [];
   readonly links = new Set<MemoryLink>();
+  /** A frozen tab: its links stay open, but it neither hears nor says anything. */
+  frozen = false;
 
   constructor(
     readonly id: string,
@@ -91,8 +93,8 @@ class MemoryPeer implements PeerPort {
   async connect(remoteId: string): Promise<Link> {
     const remote = this.hub.peer(remoteId);
     if (!remote) throw new Error(`could not reach phone ${remoteId}: no such peer`);
-    const mine = new MemoryLink(remoteId, (l) => this.links.delete(l));
-    const theirs = new MemoryLink(this.id, (l) => remote.links.delete(l));
+    const mine = new MemoryLink(remoteId, this);
+    const theirs = new MemoryLink(this.id, remote);
     mine.other = theirs;
     theirs.other = mine;
     this.links.add(mine);
@@ -137,5 +139,12 @@ export class MemoryNetwork {
 
   remove(id: string): void {
     this.peers.delete(id);
+  }
+
+  /** Freezes a device (a tab the browser stopped, a phone gone quiet): its links stay open, silent. */
+  freeze(id: string): void {
+    const peer = this.peers.get(id);
+    if (!peer) throw new Error(`no peer ${id}`);
+    peer.frozen = true;
   }
 }

@@ -44,6 +44,24 @@ describe('a phone leaves mid-answer', () => {
     60_000,
   );
 
+  it('a phone that freezes (its channel still open) is noticed by heartbeats within 2 s', async () => {
+    const p = (await storiesReference())[5]!;
+    room = await openTestRoom(3);
+    const { leader, members, net } = room;
+    const frozen = members[1]!;
+    let froze = 0;
+    const r = await leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), (_t, ids) => {
+      if (ids.length === 4 && !froze) {
+        froze = Date.now();
+        net.freeze(frozen.id);
+      }
+    });
+    expect(r.generatedIds).toEqual(p.generated_ids);
+    const fault = leader.history.find((e): e is FaultEvent => e.kind === 'fault');
+    expect(fault?.phone).toBe(frozen.id);
+    expect(fault!.detectedAt - froze).toBeLessThan(3000); // 2 s of silence, checked every 0.5 s
+  }, 60_000);
+
   it('with every phone but the leader gone, the leader runs the whole model alone', async () => {
     const p = (await storiesReference())[4]!;
     room = await openTestRoom(3);

@@ -44,6 +44,7 @@ export interface TestRoom {
   /** Each phone's stage backend, by phone id (the leader's is SELF). */
   readonly backends: Map<string, LocalStageBackend>;
   readonly logs: string[];
+  readonly net: MemoryNetwork;
   close(): Promise<void>;
 }
 
@@ -90,6 +91,7 @@ export async function openTestRoom(phones: number): Promise<TestRoom> {
     members,
     backends,
     logs,
+    net,
     close: async () => {
       for (const m of members) m.destroy();
       leader.destroy();
