@@ -59,7 +59,21 @@ export interface StageBackend {
     req: StageLoadRequest,
   ): Promise<{ readonly backend: string; readonly loadMs: number; readonly adapter?: string }>;
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
+  /** Drops one request's KV cache (its answer is over); the stage stays loaded. */
   release(requestId: string): Promise<void>;
+  /**
+   * Frees the loaded stage (its sessions and every KV cache) but keeps the backend — in the browser its
+   * worker, with onnxruntime initialised — for a later `load`; a step before that load is an error.
+   */
+  unload(): Promise<void>;
+  /**
+   * `loads`: stages loaded into this backend since it was made; `activeRequests`: requests holding a
+   * KV cache now; `kvBytes`: the bytes those caches hold (what a phone's memory budget must cover).
+   */
+  stats(): Promise<{ readonly loads: number; readonly activeRequests: number; readonly kvBytes: number }>;
+  /** Emulate a phone k (≥ 1) times slower from the next step on: benchmarks change it mid-run. */
+  setSlowdown(k: number): Promise<void>;
+  /** Frees everything for good; later calls are errors. */
   dispose(): Promise<void>;
 }
 

@@ -2,12 +2,13 @@
  * The placement Web Worker: plans off the page's thread (HiGHS blocks the thread it runs on, and even
  * the DP takes a noticeable moment on a slow phone). HiGHS is loaded only when a MILP is asked for.
  */
+import * as Comlink from 'comlink';
 import { planPlacement } from '../../core/placement/plan-placement';
 import type { MilpSolver } from '../../core/placement/solver-port';
+import { asError } from '../../worker/worker-rpc';
 import { createHighsSolver } from './highs-solver';
-import type { FromPlacementWorker, ToPlacementWorker } from './placement-protocol';
+import type { PlacementWorkerApi } from './placement-protocol';
 
-const scope = globalThis as unknown as DedicatedWorkerGlobalScope;
 const solvers = new Map<string, MilpSolver>();
 
 function solverFor(wasmUrl: string | null): MilpSolver {
@@ -20,25 +21,25 @@ function solverFor(wasmUrl: string | null): MilpSolver {
   return solver;
 }
 
-const post = (msg: FromPlacementWorker) => scope.postMessage(msg);
+// One plan at a time, in order (Comlink starts each call as its message arrives): a MILP solve blocks
+// the worker anyway, and HiGHS's wasm must finish loading once before a second plan uses it.
+let queue: Promise<unknown> = Promise.resolve();
 
-async function handle(msg: ToPlacementWorker): Promise<void> {
-  switch (msg.kind) {
-    case 'plan': {
-      try {
-        const options =
-          msg.engine === 'milp' ? { milp: solverFor(msg.highsWasmUrl), timeLimitSec: msg.timeLimitSec } : {};
-        post({ kind: 'planned', id: msg.id, result: await planPlacement(msg.problem, options) });
-      } catch (e) {
-        post({ kind: 'failed', id: msg.id, message: e instanceof Error ? e.message : String(e) });
-      }
-      return;
-    }
-  }
-}
-
-// One plan at a time, in order: a MILP solve blocks the worker anyway.
-let queue: Promise<void> = Promise.resolve();
-scope.onmessage = (ev: MessageEvent<ToPlacementWorker>) => {
-  queue = queue.then(() => handle(ev.data));
+const api: PlacementWorkerApi = {
+  plan(problem, opts) {
+    const planned = queue.then(() =>
+      asError(() =>
+        planPlacement(
+          problem,
+          opts.engine === 'milp'
+            ? { milp: solverFor(opts.highsWasmUrl), timeLimitSec: opts.timeLimitSec }
+            : {},
+        ),
+      ),
+    );
+    queue = planned.catch(() => undefined);
+    return planned;
+  },
 };
+
+Comlink.expose(api);

@@ -74,8 +74,17 @@ export class StageRunner {
     this.caches.delete(requestId);
   }
 
+  /** Requests that hold a KV cache here now. */
   get activeRequests(): number {
     return this.caches.size;
+  }
+
+  /** Bytes held by every request's KV cache: what this stage costs in memory beyond its weights. */
+  get kvBytes(): number {
+    let bytes = 0;
+    for (const cache of this.caches.values())
+      for (const t of Object.values(cache)) bytes += t.data.byteLength;
+    return bytes;
   }
 
   async close(): Promise<void> {

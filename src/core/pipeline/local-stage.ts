@@ -1,0 +1,194 @@
+/**
+ * A StageBackend that runs its stage in this process, on whatever runtime the session factory gives:
+ * onnxruntime-web inside the browser's inference worker, onnxruntime-node in tests. The stage logic
+ * (sessions per phase, name checks, KV caches, trimming the logits, emulated slowness) lives here once,
+ * so the room protocol can be tested in Node on real models and the worker is only plumbing.
+ */
+import type { ModelSession, StageBackend, StageLoadRequest, StageStepResult } from '../ports';
+import type { ComputeBackend, PhaseBackends } from '../protocol/messages';
+import type { NamedTensors } from '../tensor';
+import { lastLogitsRow, StageRunner } from './stage-runner';
+
+/** Opens the merged stage graph, its external data given as bytes by name, on one execution provider. */
+export type SessionFactory = (
+  graph: Uint8Array,
+  weights: Readonly<Record<string, Uint8Array>>,
+  executionProvider: ComputeBackend,
+) => Promise<ModelSession>;
+
+export type StageLoadResult = Awaited<ReturnType<StageBackend['load']>>;
+export type StageStats = Awaited<ReturnType<StageBackend['stats']>>;
+
+export interface LocalStageOptions {
+  /** Emulate a phone k (≥ 1) times slower: after each run, wait (k − 1) × the run's time. Default 1. */
+  readonly slowdown?: number;
+  /**
+   * How to wait for the emulated slowness. The worker blocks its thread (Atomics.wait) so the phone is
+   * really busy, as a slow phone would be; the default yields to the event loop instead.
+   */
+  readonly sleep?: (ms: number) => void | Promise<void>;
+  /** The WebGPU adapter's name, or null when there is none. Default: none, so asking for WebGPU fails. */
+  readonly webGpuAdapter?: () => Promise<string | null>;
+  /** Names one phase's runtime for `load`'s `backend`. Default "webgpu" / "wasm (N threads)". */
+  readonly describeRuntime?: (ep: ComputeBackend, req: StageLoadRequest) => string;
+}
+
+interface LoadedStage {
+  readonly runner: StageRunner;
+  readonly trimLogits: boolean;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function defaultDescription(ep: ComputeBackend, req: StageLoadRequest): string {
+  const threads = req.threads ?? 1;
+  return ep === 'webgpu' ? 'webgpu' : `wasm (${threads} thread${threads === 1 ? '' : 's'})`;
+}
+
+function checkSlowdown(k: number): number {
+  if (!(Number.isFinite(k) && k >= 1)) throw new RangeError(`a slowdown must be a number ≥ 1, got ${k}`);
+  return k;
+}
+
+/** Names the request expects but the session lacks: a mismatch caught here reads far better than ORT's. */
+function checkNames(what: string, wanted: readonly string[], has: readonly string[]): void {
+  const have = new Set(has);
+  const missing = wanted.filter((n) => !have.has(n));
+  if (missing.length > 0) throw new Error(`the stage graph has no ${what} ${missing.join(', ')}`);
+}
+
+export class LocalStageBackend implements StageBackend {
+  private stage: LoadedStage | null = null;
+  private loads = 0;
+  private slowdown: number;
+  private disposed = false;
+  /** The tail of the call queue: every call waits for the one before it (see `serial`). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly sleep: (ms: number) => void | Promise<void>;
+  private readonly webGpuAdapter: () => Promise<string | null>;
+  private readonly describeRuntime: (ep: ComputeBackend, req: StageLoadRequest) => string;
+
+  constructor(
+    private readonly createSession: SessionFactory,
+    opts: LocalStageOptions = {},
+  ) {
+    this.slowdown = checkSlowdown(opts.slowdown ?? 1);
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.webGpuAdapter = opts.webGpuAdapter ?? (async () => null);
+    this.describeRuntime = opts.describeRuntime ?? defaultDescription;
+  }
+
+  load(req: StageLoadRequest): Promise<StageLoadResult> {
+    return this.serial('load', () => this.loadNow(req));
+  }
+
+  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult> {
+    return this.serial(`step ${step} of request ${requestId}`, () => this.stepNow(requestId, step, tensors));
+  }
+
+  release(requestId: string): Promise<void> {
+    return this.serial(`release of request ${requestId}`, () => this.stage?.runner.release(requestId));
+  }
+
+  unload(): Promise<void> {
+    return this.serial('unload', () => this.unloadNow());
+  }
+
+  stats(): Promise<StageStats> {
+    return this.serial('stats', () => ({
+      loads: this.loads,
+      activeRequests: this.stage?.runner.activeRequests ?? 0,
+      kvBytes: this.stage?.runner.kvBytes ?? 0,
+    }));
+  }
+
+  setSlowdown(k: number): Promise<void> {
+    return this.serial('setSlowdown', () => {
+      this.slowdown = checkSlowdown(k);
+    });
+  }
+
+  dispose(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
+    return this.serial('dispose', async () => {
+      this.disposed = true;
+      await this.unloadNow();
+    });
+  }
+
+  /**
+   * Runs calls strictly one after another, in the order they were made: a runtime cannot run one
+   * session concurrently, and a step must never overtake the load before it. A call made after
+   * dispose fails, naming itself.
+   */
+  private serial<T>(what: string, run: () => T | Promise<T>): Promise<T> {
+    const result = this.queue.then(() => {
+      if (this.disposed) throw new Error(`${what}: this stage backend was disposed`);
+      return run();
+    });
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async unloadNow(): Promise<void> {
+    const old = this.stage;
+    if (!old) return;
+    this.stage = null;
+    await old.runner.close();
+  }
+
+  private async loadNow(req: StageLoadRequest): Promise<StageLoadResult> {
+    const t0 = performance.now();
+    // A new assignment replaces the old stage: free its memory before allocating the new one.
+    await this.unloadNow();
+    // Each phase on the runtime asked for (the stage host's choice); two sessions when they differ.
+    const phases: PhaseBackends = req.phases ?? { decode: 'wasm', prefill: 'wasm' };
+    const usesGpu = phases.decode === 'webgpu' || phases.prefill === 'webgpu';
+    const adapter = usesGpu ? await this.webGpuAdapter() : null;
+    if (usesGpu && !adapter)
+      throw new Error('WebGPU was asked for, but this browser gives no WebGPU adapter (use wasm)');
+    const sessions: ModelSession[] = [];
+    try {
+      sessions.push(await this.createSession(req.graph, req.weights, phases.decode));
+      if (phases.prefill !== phases.decode)
+        sessions.push(await this.createSession(req.graph, req.weights, phases.prefill));
+      for (const session of sessions) {
+        checkNames('input', req.inputs, session.inputNames);
+        checkNames('output', req.outputs, session.outputNames);
+      }
+    } catch (e) {
+      await Promise.allSettled(sessions.map((s) => s.release()));
+      throw e;
+    }
+    const specs = new Map(req.inputSpecs.map((s) => [s.name, s]));
+    this.stage = {
+      runner: new StageRunner(sessions[0]!, req, specs, sessions[1]),
+      trimLogits: req.trimLogits,
+    };
+    this.loads++;
+    const name = (ep: ComputeBackend) => this.describeRuntime(ep, req);
+    const backend =
+      phases.prefill !== phases.decode
+        ? `decode on ${name(phases.decode)}, prefill on ${name(phases.prefill)}`
+        : name(phases.decode);
+    return { backend, loadMs: performance.now() - t0, ...(adapter ? { adapter } : {}) };
+  }
+
+  private async stepNow(requestId: string, n: number, tensors: NamedTensors): Promise<StageStepResult> {
+    const stage = this.stage;
+    if (!stage) throw new Error('no stage is loaded in this backend (a step before load, or after unload)');
+    const t0 = performance.now();
+    const outputs = await stage.runner.step(requestId, n, tensors);
+    // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
+    if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
+    const ms = performance.now() - t0;
+    if (stage.trimLogits) {
+      const logits = outputs.logits;
+      if (!logits) throw new Error('this is the last stage (trimLogits) but it produced no logits');
+      // Only the last position's row goes back: the rest of [1, S, V] is of no use to the sampler.
+      const row = lastLogitsRow(logits);
+      outputs.logits = { dtype: 'float32', dims: [row.length], data: row };
+    }
+    return { outputs, ms };
+  }
+}
