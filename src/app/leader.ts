@@ -189,6 +189,10 @@ export class Leader {
   set planner(p: Planner) {
     this.plans.planner = p;
   }
+  /** Tokens the answer in flight has so far. */
+  get tokensOut(): number {
+    return this.plans.driver?.tokensOut ?? 0;
+  }
   /** Re-plans and faults so far, in order. */
   get history(): readonly RoomEvent[] {
     return this.plans.history;

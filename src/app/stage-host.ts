@@ -91,6 +91,11 @@ export class StageHost {
     return this.assignment?.planId ?? null;
   }
 
+  /** Emulation: this phone becomes k times slower from its next step on. */
+  setSlowdown(k: number): Promise<void> {
+    return this.deps.backend.setSlowdown(k);
+  }
+
   /** The backend's own accounting: loads, requests holding a KV cache, and their bytes. */
   backendStats(): ReturnType<StageBackend['stats']> {
     return this.deps.backend.stats();

@@ -4,6 +4,7 @@
  * needs to observe or a fault it needs to inject; nothing the app itself uses.
  */
 
+import type { RoomEvent } from '../app/room/room-plans';
 import type { Refusal } from '../app/room/router';
 import type { LoadStats } from '../app/stage-host';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
@@ -43,6 +44,12 @@ export interface ChorusDebug {
   readonly sendRaw: (peerId: string, bytes: Uint8Array) => Promise<void>;
   /** Moves the room to these stages now, mid-answer if one runs (leader only). */
   readonly moveTo: (stages: readonly StagePlan[]) => Promise<void>;
+  /** Tokens the answer in flight has so far (leader only; 0 when none runs). */
+  readonly tokensOut: () => number;
+  /** The room's re-plans and faults so far (leader only). */
+  readonly history: () => readonly RoomEvent[];
+  /** Makes this phone k times slower from now on (the simulator's --slow). */
+  readonly setSlowdown: (k: number) => Promise<void>;
   /** The leader's placement solver (HiGHS in its worker), for the allocation benchmark. */
   readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
 }
@@ -91,6 +98,9 @@ export function debugSurface(src: DebugSource): ChorusDebug {
       link.sendRaw(bytes);
     },
     moveTo: async (stages) => void (await need(src.leader, 'leader').moveTo(stages, 'asked by a test')),
+    tokensOut: () => src.leader?.tokensOut ?? 0,
+    history: () => [...(src.leader?.history ?? [])],
+    setSlowdown: (k) => need(tab(), 'room').stage.setSlowdown(k),
     solve: (problem) => src.solve(problem),
   };
 }

@@ -9,12 +9,14 @@ import { ensureAppBuilt } from '../app-build';
 import { runCli } from '../cli';
 import { reexecInNetns } from '../netns';
 import { DEFAULT_MODEL, prepareModel } from './prepare-models';
+import { parseChanges } from './scenario';
 import { SimulatedRoom } from './simulator';
 
 const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
          [--max-new-tokens K] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--json]
          [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
          [--webgpu] [--decode auto,wasm,webgpu] [--prefill auto,webgpu,auto]
+         [--leave I@T] [--slow I:K@T] [--rejoin I@T] [--balance on|off]
 
 Starts the signaling server and N headless Chromium phones (one browser context each), forms a room
 through the real UI, loads the model over the phones and generates. Without --model: the embedded
@@ -25,6 +27,11 @@ slow the pipeline are left out); even splits the blocks over every phone by para
 --slowdown emulates slower phones: phone i's inference worker sleeps (k−1)× each run's own time after it,
 so its stage and its calibration both become k times slower (CPU throttling cannot reach workers).
 --memory caps what each phone offers (MB), as a user could on a real phone.
+--leave I@T closes phone I's page (I ≥ 1; 0 is the leader) when the answer has T tokens; --slow I:K@T
+makes phone I K times slower from then on; --rejoin I@T opens phone I's page again in the same browser
+context (its cache kept). Each can be repeated. --balance off keeps the room on its plan while it
+answers (faults still re-plan). --json then adds replans [{atToken, reason, fromPlan, toPlan, stages,
+pauseMs}] and faults [{phone, atToken, detectedMs, resumedMs}] (times from the page closing).
 --webgpu starts Chromium with a WebGPU adapter (software SwiftShader here: right answers, far slower than
 WASM). Each phone then times both runtimes and runs prefill and decode each on the faster; --decode and
 --prefill (one of auto|wasm|webgpu per phone) override that choice, as ?decode= / ?prefill= do.
@@ -50,6 +57,10 @@ async function main(): Promise<number> {
       webgpu: { type: 'boolean' },
       decode: { type: 'string' },
       prefill: { type: 'string' },
+      leave: { type: 'string', multiple: true },
+      slow: { type: 'string', multiple: true },
+      rejoin: { type: 'string', multiple: true },
+      balance: { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -82,10 +93,14 @@ async function main(): Promise<number> {
   };
   const decode = phase('decode');
   const prefill = phase('prefill');
-  const settings = Array.from({ length: devices }, (_, i) => ({
+  if (values.balance !== 'on' && values.balance !== 'off') throw new Error('--balance is on or off');
+  const settings: Record<string, string>[] = Array.from({ length: devices }, (_, i) => ({
     ...(decode ? { decode: decode[i]! } : {}),
     ...(prefill ? { prefill: prefill[i]! } : {}),
+    // The leader's page balances (or not) the room it leads.
+    ...(i === 0 && values.balance === 'off' ? { balance: 'off' } : {}),
   }));
+  const changes = parseChanges(values, devices);
   const planner = values.planner;
   if (planner !== 'solved' && planner !== 'even') throw new Error('--planner is solved or even');
   const room = await SimulatedRoom.open({
@@ -99,16 +114,19 @@ async function main(): Promise<number> {
   });
   try {
     await room.loadModel(mount.name, 600_000, planner);
-    const result = await room.generate({
-      prompt: values.prompt ?? '',
-      promptIds: values['prompt-ids']?.split(',').map(Number),
-      maxNewTokens: num(values['max-new-tokens']),
-      temperature: num(values.temperature),
-      topK: num(values['top-k']),
-      topP: num(values['top-p']),
-      repetitionPenalty: num(values['repetition-penalty']),
-      seed: num(values.seed),
-    });
+    const result = await room.generateWith(
+      {
+        prompt: values.prompt ?? '',
+        promptIds: values['prompt-ids']?.split(',').map(Number),
+        maxNewTokens: num(values['max-new-tokens']),
+        temperature: num(values.temperature),
+        topK: num(values['top-k']),
+        topP: num(values['top-p']),
+        repetitionPenalty: num(values['repetition-penalty']),
+        seed: num(values.seed),
+      },
+      changes,
+    );
     if (values.json) process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...result })}\n`);
     else {
       process.stdout.write(`${values.prompt ?? ''}${result.text}\n`);

@@ -10,6 +10,7 @@ import { type RunningServer, startServer } from '../../signaling-server/server';
 import type { LoadStats } from '../../src/app/stage-host';
 import type {} from '../../src/ui/debug-surface'; // window.__chorus, the page's typed debug surface
 import { REPO } from './prepare-models';
+import { type RoomChange, reportOf, runScenario, type ScenarioReport } from './scenario';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -130,45 +131,81 @@ export class SimulatedRoom {
     await this.form();
   }
 
+  /** The join link the leader showed (its origin, room and secret). */
+  private joinLink = '';
+  /** Each phone's id as the room knows it (the leader's own stage is 'leader'), by index; rejoins add. */
+  private readonly ids = new Map<string, number>();
+
+  private async newPhonePage(i: number): Promise<Page> {
+    const log = this.opts.log ?? (() => {});
+    const context = this.contexts[i]!;
+    const page = await context.newPage();
+    // Every line the page logs with CHORUS_VERBOSE=1 (what each phone's room did), errors always.
+    const verbose = !!process.env.CHORUS_VERBOSE;
+    page.on('console', (m) => (verbose || m.type() === 'error') && log(`[phone ${i}] ${m.text()}`));
+    page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
+    if (this.opts.downloadMbps) {
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      await cdp.send('Network.emulateNetworkConditions', {
+        offline: false,
+        latency: 2,
+        downloadThroughput: (this.opts.downloadMbps * 1e6) / 8,
+        uploadThroughput: (this.opts.downloadMbps * 1e6) / 8,
+      });
+    }
+    return page;
+  }
+
+  private query(i: number): string {
+    const q = new URLSearchParams();
+    if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1)
+      q.set('slowdown', String(this.opts.slowdowns[i]));
+    if (this.opts.memoryMB?.[i]) q.set('memory', String(this.opts.memoryMB[i]));
+    for (const [k, v] of Object.entries(this.opts.settings?.[i] ?? {})) q.set(k, v);
+    return q.size ? `?${q}` : '';
+  }
+
+  private async joinOn(page: Page, i: number): Promise<void> {
+    const [before, hash] = this.joinLink.split('#');
+    await page.goto(`${before!.replace(/\?.*$/, '')}${this.query(i)}#${hash}`);
+    const id = await page.waitForFunction(() => window.__chorus?.id() ?? null, undefined, { polling: 50 });
+    this.ids.set((await id.jsonValue())!, i);
+  }
+
   private async form(): Promise<void> {
     const log = this.opts.log ?? (() => {});
     this.pages = [];
-    for (const [i, context] of this.contexts.entries()) {
-      const page = await context.newPage();
-      page.on('console', (m) => m.type() === 'error' && log(`[phone ${i}] ${m.text()}`));
-      page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
-      if (this.opts.downloadMbps) {
-        const cdp = await context.newCDPSession(page);
-        await cdp.send('Network.enable');
-        await cdp.send('Network.emulateNetworkConditions', {
-          offline: false,
-          latency: 2,
-          downloadThroughput: (this.opts.downloadMbps * 1e6) / 8,
-          uploadThroughput: (this.opts.downloadMbps * 1e6) / 8,
-        });
-      }
-      this.pages.push(page);
-    }
-    const query = (i: number) => {
-      const q = new URLSearchParams();
-      if (this.opts.slowdowns?.[i] && this.opts.slowdowns[i] !== 1)
-        q.set('slowdown', String(this.opts.slowdowns[i]));
-      if (this.opts.memoryMB?.[i]) q.set('memory', String(this.opts.memoryMB[i]));
-      for (const [k, v] of Object.entries(this.opts.settings?.[i] ?? {})) q.set(k, v);
-      return q.size ? `?${q}` : '';
-    };
+    for (let i = 0; i < this.contexts.length; i++) this.pages.push(await this.newPhonePage(i));
     const leader = this.pages[0]!;
-    await leader.goto(`${this.server.url}${query(0)}`);
+    await leader.goto(`${this.server.url}${this.query(0)}`);
     await leader.getByTestId('create-room').click();
     const link = await leader.getByTestId('join-link').getAttribute('href');
     if (!link) throw new Error('the leader page shows no join link');
-    for (const [i, page] of this.pages.entries()) {
-      if (i === 0) continue;
-      const [before, hash] = link.split('#');
-      await page.goto(`${before!.replace(/\?.*$/, '')}${query(i)}#${hash}`);
-    }
+    this.joinLink = link;
+    this.ids.set('leader', 0);
+    for (const [i, page] of this.pages.entries()) if (i > 0) await this.joinOn(page, i);
     await this.waitForStates(Array(this.pages.length).fill('idle'));
     log(`room formed with ${this.pages.length} phone(s)`);
+  }
+
+  /** Phone `i`'s page closes, as when its user closes the tab; resolves with the moment it closed. */
+  async closePhone(i: number): Promise<number> {
+    if (i < 1) throw new Error('the leader (phone 0) cannot leave in the simulator');
+    await this.pages[i]!.close();
+    return Date.now();
+  }
+
+  /** Phone `i`'s page opens the join link again in the same browser context (its cache kept). */
+  async reopenPhone(i: number): Promise<void> {
+    const page = await this.newPhonePage(i);
+    this.pages[i] = page;
+    await this.joinOn(page, i);
+  }
+
+  /** The simulator's index of a phone by its room id (undefined for an unknown one). */
+  indexOf(phoneId: string): number | undefined {
+    return this.ids.get(phoneId);
   }
 
   get leader(): Page {
@@ -337,6 +374,21 @@ export class SimulatedRoom {
   async generate(p: PromptOptions, timeoutMs = 120_000): Promise<RoomResult> {
     await this.startGenerate(p);
     return this.waitForResult(timeoutMs);
+  }
+
+  /** Generates while phones leave, slow down or rejoin (tools/room/scenario.ts), and reports the room's moves. */
+  async generateWith(
+    p: PromptOptions,
+    changes: readonly RoomChange[],
+    timeoutMs = 120_000,
+  ): Promise<RoomResult & ScenarioReport> {
+    const since = Date.now();
+    await this.startGenerate(p);
+    const result = this.waitForResult(timeoutMs);
+    const closedAt = await runScenario(this, changes, result);
+    const r = await result;
+    const history = await this.leader.evaluate(() => window.__chorus!.history());
+    return { ...r, ...reportOf(this, history, closedAt, since) };
   }
 
   /** Round-trip times (ms) from the leader to every other phone, `count` small pings each. */

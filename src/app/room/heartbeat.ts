@@ -17,6 +17,9 @@ export interface HeartbeatDeps {
 
 export class Heartbeat {
   private readonly lastSeen = new Map<string, number>();
+  /** Phones found silent at the last tick: declared gone only if still silent at the next one, so that
+   *  answers already queued behind a busy moment of this tab are read first. */
+  private readonly suspects = new Set<string>();
   private readonly timer: ReturnType<typeof setInterval>;
   private lastTick = performance.now();
 
@@ -27,10 +30,12 @@ export class Heartbeat {
   /** Any message from the phone. */
   seen(phoneId: string): void {
     this.lastSeen.set(phoneId, performance.now());
+    this.suspects.delete(phoneId);
   }
 
   forget(phoneId: string): void {
     this.lastSeen.delete(phoneId);
+    this.suspects.delete(phoneId);
   }
 
   private tick(): void {
@@ -38,14 +43,20 @@ export class Heartbeat {
     const interval = this.deps.intervalMs ?? 500;
     const stalled = now - this.lastTick > interval * 3;
     this.lastTick = now;
-    const timeout = this.deps.timeoutMs ?? 2000;
+    // Silent this long, and still at the next tick: gone (2 s in all with the default half-second tick).
+    const timeout = (this.deps.timeoutMs ?? 2000) - interval;
     for (const id of this.deps.watched()) {
       const seen = this.lastSeen.get(id);
-      if (seen === undefined || stalled) this.lastSeen.set(id, now);
-      else if (now - seen > timeout) {
-        this.lastSeen.delete(id);
-        this.deps.dead(id, now - seen);
-        continue;
+      if (seen === undefined || stalled) {
+        this.lastSeen.set(id, now);
+        this.suspects.delete(id);
+      } else if (now - seen > timeout) {
+        if (this.suspects.has(id)) {
+          this.forget(id);
+          this.deps.dead(id, now - seen);
+          continue;
+        }
+        this.suspects.add(id);
       }
       this.deps.ping(id);
     }

@@ -35,6 +35,8 @@ export interface ReplanEvent {
   readonly toPlan: string;
   readonly stages: readonly StagePlan[];
   readonly pauseMs: number;
+  /** When it finished (epoch ms). */
+  readonly at: number;
 }
 
 /** A phone of the plan that left mid-answer: when it was noticed, and when the answer went on (epoch ms). */
@@ -191,6 +193,8 @@ export class RoomPlans {
       }
     }
     await this.switchTo(await this.plan(phones), 'load');
+    // Outside the plan change: a phone that leaves during the warm-up re-plans like in any answer.
+    if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     return this.roomPlan!;
@@ -260,6 +264,7 @@ export class RoomPlans {
           lastBlock: s.lastBlock,
         })),
         pauseMs: performance.now() - t0,
+        at: Date.now(),
       });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
@@ -283,7 +288,6 @@ export class RoomPlans {
         this.deps.send,
         this.deps.log,
       );
-      if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
     }
   }
 
