@@ -51,6 +51,8 @@ export interface LeaderOptions extends RoomTabOptions {
   readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
   /** How long a phone may stay silent while it loads a plan's blocks. */
   readonly loadIdleTimeoutMs?: number;
+  /** Re-plan mid-answer when a phone slows down for good (default on). Faults re-plan regardless. */
+  readonly balance?: boolean;
 }
 
 export class Leader {
@@ -106,6 +108,7 @@ export class Leader {
       update: (e) => this.roster.update(e),
       status: () => onChange(),
     });
+    this.plans.balancer.enabled = opts.balance !== false;
     this.router = new Router('leader', log)
       .use(this.pinger.handlers)
       .use(this.stage.handlers)

@@ -50,7 +50,7 @@ export class PipelineDriver {
   /** Counts faults, so a resume that raced a newer fault leaves the answers held for the next one. */
   private interrupts = 0;
   /** Told of every step's answer (the room learns from steps while answers run). */
-  onStep: ((m: MessageOf<'logits'>) => void) | null = null;
+  onStep: ((m: MessageOf<'logits'>, stepMs: number) => void) | null = null;
 
   constructor(
     private readonly manifest: Manifest,
@@ -195,6 +195,7 @@ export class PipelineDriver {
       const key = `${rid}:${step}`;
       try {
         const answered = this.pending.wait(key, STEP_TIMEOUT_MS, `step ${step} of ${rid}`);
+        const sentAt = performance.now();
         const m = { kind: 'activations', planId: this.plan.id, requestId: rid, step, tensors } as const;
         if (!this.send(this.plan.stages[0]!.phoneId, { ...m, stageTimesMs: [], residentMs: [] })) {
           const why = 'the first stage’s phone has left';
@@ -202,7 +203,7 @@ export class PipelineDriver {
         }
         const r = await answered;
         s.lastStep = step;
-        this.onStep?.(r);
+        this.onStep?.(r, performance.now() - sentAt);
         return {
           logits: r.logits.data as Float32Array,
           stageTimesMs: r.stageTimesMs,

@@ -55,6 +55,7 @@ function deviceCaps(): DeviceCaps {
  * faster measured one.
  */
 function deviceSettings(): {
+  balance: boolean;
   slowdown: number;
   memoryCapMB: number | null;
   wanted: PhasePreferences;
@@ -67,6 +68,7 @@ function deviceSettings(): {
     return v === 'wasm' || v === 'webgpu' ? v : 'auto';
   };
   return {
+    balance: q.get('balance') !== 'off',
     slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
     memoryCapMB: memory > 0 ? memory : null,
     wanted: { decode: pref('decode'), prefill: pref('prefill') },
@@ -227,7 +229,12 @@ export class RoomController implements ReactiveController {
     this.changed();
     try {
       this.leader = await Leader.create(
-        { ...this.common(), name: 'Leader', solve: (problem) => this.placement().plan(problem) },
+        {
+          ...this.common(),
+          name: 'Leader',
+          balance: deviceSettings().balance,
+          solve: (problem) => this.placement().plan(problem),
+        },
         this.changed,
       );
       this.phase = 'leader';

@@ -22,6 +22,7 @@ import { type GenerationOutput, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
 import { RoomSurvey, type SurveyResult } from '../room-survey';
+import { Balancer } from './balancer';
 import { PlanExecutor } from './plan-executor';
 
 const SELF = 'leader';
@@ -77,6 +78,10 @@ export class RoomPlans {
   private surveyed: SurveyResult | null = null;
   private readonly survey: RoomSurvey;
   private readonly executor: PlanExecutor;
+  /** Moves the room mid-answer when a phone slows down (or speeds up) for good. */
+  readonly balancer: Balancer;
+  /** Mid-answer learning already took this answer's steps in: the answer's end adds nothing. */
+  private learntMidAnswer = false;
   /** Plan changes run one at a time. */
   private changing: Promise<unknown> = Promise.resolve();
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
@@ -89,6 +94,27 @@ export class RoomPlans {
       nameOf: (id) => deps.phones().find((p) => p.id === id)?.name ?? id,
       log: deps.log,
       ...(deps.loadIdleTimeoutMs ? { idleTimeoutMs: deps.loadIdleTimeoutMs } : {}),
+    });
+    this.balancer = new Balancer({
+      log: deps.log,
+      learn: (window) => {
+        const rp = this.roomPlan;
+        if (!this.surveyed || !rp) return false;
+        this.learntMidAnswer = true;
+        return this.learn(window);
+      },
+      compare: async () => {
+        const current = this.roomPlan;
+        if (!this.model || !current || !this.surveyed) return null;
+        const best = await this.plan(activePhones(this.deps.phones()), 'solved');
+        if (samePlacement(best.plan, current.plan)) return null;
+        const now = this.priced(current.plan);
+        return {
+          currentMs: now.predictedTokenMs,
+          bestMs: best.predictedTokenMs,
+          move: () => this.switchTo({ ...best, planner: `${best.planner}, balanced mid-answer` }, 'slow'),
+        };
+      },
     });
   }
 
@@ -147,10 +173,10 @@ export class RoomPlans {
     try {
       await this.switchTo({ ...target, planner: `${target.planner}, after ${why}` }, 'fault');
       const onStep = driver.onStep;
-      driver.onStep = (m) => {
+      driver.onStep = (m, ms) => {
         fault.resumedAt ??= Date.now();
         driver.onStep = onStep;
-        onStep?.(m);
+        onStep?.(m, ms);
       };
     } catch (e) {
       driver.failed(`${why}, and the room could not move on: ${e instanceof Error ? e.message : String(e)}`);
@@ -252,6 +278,7 @@ export class RoomPlans {
     await this.driver?.pause();
     try {
       await this.carryOut(target);
+      this.balancer.moved();
       this.history.push({
         kind: 'replan',
         atToken,
@@ -288,6 +315,7 @@ export class RoomPlans {
         this.deps.send,
         this.deps.log,
       );
+      this.driver.onStep = (m, ms) => this.balancer.step(m, ms);
     }
   }
 
@@ -361,6 +389,9 @@ export class RoomPlans {
    */
   private async warmUp(): Promise<boolean> {
     const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
+    // Warm-ups learn by their own rule (later steps only, replaced by the first answer): no balancing.
+    const balance = this.balancer.enabled;
+    this.balancer.enabled = false;
     try {
       const r = await this.driver!.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, newId(), () => {});
       this.learn(r, true);
@@ -373,17 +404,22 @@ export class RoomPlans {
   }
 
   /** Folds a finished answer's timings into what the room knows, and restates the plan's predictions. */
-  private learn(r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>, warmUp = false): void {
+  private learn(
+    r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>,
+    warmUp = false,
+  ): boolean {
     const rp = this.roomPlan;
-    if (!rp || !this.model) return;
+    if (!rp || !this.model) return false;
     try {
       // A measured plan that could not be priced (a phone left) has nothing sound to compare against.
       const priced = !this.surveyed || rp.surveyLinkMs !== null;
-      if (!this.learning.observe(rp, r, SELF, { warmUp, priced })) return;
+      if (!this.learning.observe(rp, r, SELF, { warmUp, priced })) return false;
       this.roomPlan = { ...rp, ...this.priced(rp.plan) };
+      return true;
     } catch (e) {
       // Learning is a bonus: it must never turn a finished answer into a failure.
       this.deps.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
     }
   }
 
@@ -395,11 +431,14 @@ export class RoomPlans {
     const driver = this.driver;
     if (!driver) return Promise.reject(new Error('load a model first'));
     const before = this.roomPlan;
+    this.learntMidAnswer = false;
     return driver.generate(input, params, newId(), onToken).then((r) => {
       // The plan's predictions as they stood before this run: what the run is judged against.
       this.lastRunPlan = before;
-      // An answer that spanned a plan change measured two plans: nothing sound to learn.
-      if (this.driver === driver && this.roomPlan === before) this.learn(r);
+      // An answer that spanned a plan change measured two plans, and one the balancer learnt from
+      // while it ran was learnt already: nothing more to learn.
+      const samePlan = this.roomPlan?.plan.id === before?.plan.id;
+      if (this.driver === driver && samePlan && !this.learntMidAnswer) this.learn(r);
       return r;
     });
   }
