@@ -215,13 +215,17 @@ export class Leader {
     // A second link from a phone already here (a pipeline link) is not a new phone.
     if (this.deviceLinks.has(link.remoteId)) return;
     this.deviceLinks.set(link.remoteId, link);
-    this.roster.update({ kind: 'joined', id: link.remoteId, name: `Phone ${++this.joined}` });
-    this.roster.update({
+    // A phone that comes back (its identity is kept in its browser) keeps its name.
+    const known = this.roster.phones.find((p) => p.id === link.remoteId);
+    this.roster.update({ kind: 'joined', id: link.remoteId, name: known?.name ?? `Phone ${++this.joined}` });
+    const idle = {
       kind: 'state',
       id: link.remoteId,
       state: 'idle',
       detail: 'in the room, no blocks yet',
-    });
+    } as const;
+    this.roster.update(idle);
+    this.plans.phoneJoined(link.remoteId);
   }
 
   private closed(link: Link): void {

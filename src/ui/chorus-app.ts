@@ -106,7 +106,17 @@ export class ChorusApp extends LitElement {
       <h1>Chorus</h1>
       <div class="sub">${r.phase === 'member' ? 'This phone is part of a room.' : 'Phones running one model together.'}</div>
       ${r.error ? html`<div class="error" data-testid="room-error">${r.error}</div>` : null}
-      ${r.member?.leaderGone ? html`<div class="error">The leader has left; this room is over.</div>` : null}
+      ${
+        r.member?.leaderGone
+          ? html`<div class="error" data-testid="leader-gone">The leader has left; this room is over.</div>`
+          : null
+      }
+      ${
+        r.phase === 'leader' || r.phase === 'member'
+          ? html`<button data-testid="leave-room" @click=${() => r.leave()}>
+              ${r.phase === 'leader' ? 'End room' : 'Leave room'}</button>`
+          : null
+      }
       ${r.phase === 'home' ? this.renderHome() : null}
       ${r.phase === 'connecting' ? html`<p>Connecting…</p>` : null}
       ${r.phase === 'leader' ? this.renderLeader() : null}

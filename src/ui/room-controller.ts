@@ -6,7 +6,7 @@
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import { PlacementClient } from '../adapters/highs/placement-client';
 import { PeerNode, type SignalingServer } from '../adapters/peer/peer-node';
-import { openIdbBlockStore } from '../adapters/store/idb-block-store';
+import { openIdbBlockStore, phoneIdentity } from '../adapters/store/idb-block-store';
 import { RateMeter, secondsLeft } from '../app/delivery/progress';
 import { type GenerationOutput, Leader } from '../app/leader';
 import { measureDevice } from '../app/measure-device';
@@ -174,7 +174,12 @@ export class RoomController implements ReactiveController {
     const unmeasured = (p: BackendPreference) => (p === 'auto' ? 'wasm' : p);
     const server = signalingServer();
     return {
-      openPeer: (id?: string) => PeerNode.open(server, id),
+      // The leader's id comes from its room; a phone joins under the identity its browser keeps, or a
+      // fresh one if that is taken (the same browser already in the room, in another tab).
+      openPeer: async (id?: string) =>
+        id
+          ? PeerNode.open(server, id)
+          : PeerNode.open(server, await phoneIdentity()).catch(() => PeerNode.open(server)),
       caps,
       backend: new WorkerStageBackend({ slowdown }),
       measure: (shape: LayerShapeSpec) =>
@@ -350,5 +355,20 @@ export class RoomController implements ReactiveController {
 
   stop(): void {
     this.leader?.stop();
+  }
+
+  /**
+   * Leaves the room: a phone's stage goes with it (the leader re-plans around it, and answers go on); the
+   * leader's leaving ends the room on every phone.
+   */
+  leave(): void {
+    this.leader?.destroy();
+    this.member?.destroy();
+    this.leader = null;
+    this.member = null;
+    this.phase = 'home';
+    this.output = '';
+    this.result = null;
+    this.changed();
   }
 }

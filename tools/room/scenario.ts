@@ -43,6 +43,8 @@ export interface ScenarioReport {
     toPlan: string;
     stages: { phone: number | string; firstBlock: number; lastBlock: number }[];
     pauseMs: number;
+    loadMs: number;
+    replayMs: number;
   }[];
   faults: { phone: number | string; atToken: number; detectedMs: number | null; resumedMs: number | null }[];
 }
@@ -101,6 +103,8 @@ export function reportOf(
         toPlan: e.toPlan,
         stages,
         pauseMs: e.pauseMs,
+        loadMs: e.loadMs,
+        replayMs: e.replayMs,
       });
     } else if (e.detectedAt >= since) {
       const phone = index(e.phone);

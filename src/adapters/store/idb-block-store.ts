@@ -96,3 +96,23 @@ export function openIdbBlockStore(options: IdbStoreOptions = {}): BlockStore {
     ...options,
   });
 }
+
+/**
+ * This browser's phone identity, kept in IndexedDB: a phone that leaves and comes back (its tab closed,
+ * reopened, or reloaded) joins under the same peer id, so the leader knows it again — its name, and
+ * that its cache probably holds the blocks it ran.
+ */
+const identityStore = () => createStore('chorus-identity', 'identity');
+
+export async function phoneIdentity(): Promise<string> {
+  try {
+    const known = await get<string>('phone-id', identityStore());
+    if (typeof known === 'string' && /^chorus-phone-[a-z0-9]{8,}$/.test(known)) return known;
+    const id = `chorus-phone-${crypto.getRandomValues(new Uint32Array(2)).reduce((s, x) => s + x.toString(36), '')}`;
+    await set('phone-id', id, identityStore());
+    return id;
+  } catch {
+    // No IndexedDB (a private window, a storage error): a fresh identity for this visit.
+    return `chorus-phone-${Math.random().toString(36).slice(2, 12)}`;
+  }
+}

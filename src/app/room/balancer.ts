@@ -73,6 +73,10 @@ export class Balancer {
       if (!c) return;
       const d = decide(this.state, c.currentMs, c.bestMs);
       this.state = d.state;
+      const ms = (x: number | null) => (x === null ? '?' : x.toFixed(1));
+      this.deps.log(
+        `balance check: ${ms(c.currentMs)} ms/token now, ${ms(c.bestMs)} at best (${d.state.wins} in a row)`,
+      );
       if (!d.move) return;
       this.deps.log(`balancing: ${c.currentMs!.toFixed(1)} → ${c.bestMs!.toFixed(1)} ms/token predicted`);
       await c.move();

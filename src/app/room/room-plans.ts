@@ -36,6 +36,9 @@ export interface ReplanEvent {
   readonly toPlan: string;
   readonly stages: readonly StagePlan[];
   readonly pauseMs: number;
+  /** Of the pause: the phones loading their new blocks, then the answers' caches rebuilt (replay). */
+  readonly loadMs: number;
+  readonly replayMs: number;
   /** When it finished (epoch ms). */
   readonly at: number;
 }
@@ -107,7 +110,10 @@ export class RoomPlans {
         const current = this.roomPlan;
         if (!this.model || !current || !this.surveyed) return null;
         const best = await this.plan(activePhones(this.deps.phones()), 'solved');
-        if (samePlacement(best.plan, current.plan)) return null;
+        if (samePlacement(best.plan, current.plan)) {
+          this.deps.log('balance check: the plan in use is still the best');
+          return null;
+        }
         const now = this.priced(current.plan);
         return {
           currentMs: now.predictedTokenMs,
@@ -152,6 +158,29 @@ export class RoomPlans {
     };
     this.history.push(fault);
     void this.recover(driver, `${name} left the room`, fault);
+  }
+
+  /**
+   * A phone joined (or came back) while a model is loaded: measure it, and re-plan with it at the next
+   * token boundary — with the planner the room was loaded with, so an even room splits over it again.
+   */
+  phoneJoined(id: string): void {
+    const model = this.model;
+    const shape = model ? layerShapeOf(model.manifest.config) : null;
+    if (!model || !this.roomPlan) return;
+    void (async () => {
+      if (shape && this.surveyed) {
+        const more = await this.survey.survey([id], [id], shape);
+        this.surveyed = {
+          profiles: new Map([...this.surveyed.profiles, ...more.profiles]),
+          links: new Map([...this.surveyed.links, ...more.links]),
+        };
+      }
+      if (this.model !== model) return;
+      const target = await this.plan(activePhones(this.deps.phones()));
+      if (samePlacement(target.plan, this.roomPlan!.plan)) return;
+      await this.switchTo({ ...target, planner: `${target.planner}, after a phone joined` }, 'rejoin');
+    })().catch((e: unknown) => this.deps.log(`re-planning with a new phone skipped: ${String(e)}`));
   }
 
   /**
@@ -277,7 +306,7 @@ export class RoomPlans {
     const atToken = this.driver?.tokensOut ?? 0;
     await this.driver?.pause();
     try {
-      await this.carryOut(target);
+      const { loadMs, replayMs } = await this.carryOut(target);
       this.balancer.moved();
       this.history.push({
         kind: 'replan',
@@ -291,6 +320,8 @@ export class RoomPlans {
           lastBlock: s.lastBlock,
         })),
         pauseMs: performance.now() - t0,
+        loadMs,
+        replayMs,
         at: Date.now(),
       });
     } catch (e) {
@@ -320,7 +351,7 @@ export class RoomPlans {
   }
 
   /** Sends the assignments, waits for every phone, then lets the paused answers go on under the plan. */
-  private async carryOut(target: RoomPlan): Promise<void> {
+  private async carryOut(target: RoomPlan): Promise<{ loadMs: number; replayMs: number }> {
     const model = this.model!;
     const plan = target.plan;
     for (const p of this.deps.phones()) {
@@ -346,9 +377,12 @@ export class RoomPlans {
         ...(profile ? { phases: { decode: profile.decodeOn, prefill: profile.prefillOn } } : {}),
       };
     });
+    const t0 = performance.now();
     const t = await this.executor.apply(plan, sent);
+    const t1 = performance.now();
     this.roomPlan = target;
     await this.driver?.resume(plan, t.firstMoved);
+    return { loadMs: t1 - t0, replayMs: performance.now() - t1 };
   }
 
   /**
