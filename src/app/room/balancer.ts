@@ -75,7 +75,7 @@ export class Balancer {
       this.state = d.state;
       const ms = (x: number | null) => (x === null ? '?' : x.toFixed(1));
       this.deps.log(
-        `balance check: ${ms(c.currentMs)} ms/token now, ${ms(c.bestMs)} at best (${d.state.wins} in a row)`,
+        `balance check: ${ms(c.currentMs)} ms/token now, ${ms(c.bestMs)} at best (${d.move ? 'confirmed' : `${d.state.wins} in a row`})`,
       );
       if (!d.move) return;
       this.deps.log(`balancing: ${c.currentMs!.toFixed(1)} → ${c.bestMs!.toFixed(1)} ms/token predicted`);

@@ -434,6 +434,8 @@ export class RoomPlans {
     } catch (e) {
       this.deps.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
       return false;
+    } finally {
+      this.balancer.enabled = balance;
     }
   }
 
