@@ -5,7 +5,7 @@
  * times of the solved plans; and the time to solve 8 phones × 48 blocks in the browser.
  */
 import { randomProblem } from '../src/core/placement/test-instances';
-import type { PlacementProblem, PlacementResult } from '../src/core/placement/types';
+import type { PlacementProblem } from '../src/core/placement/types';
 import { stepBreakdown } from '../src/core/room/learned-costs';
 import { SimulatedRoom } from '../tools/room/simulator';
 import { type Benchmark, median, type Row, spread } from './harness';

@@ -29,13 +29,18 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
     const p = storiesReference().prompts[0]!;
     room = await stories(3);
     const changes: RoomChange[] = [{ kind: 'leave', phone, atToken: 10 }];
-    const r = await room.generateWith({ prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 }, changes);
+    const r = await room.generateWith(
+      { prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 },
+      changes,
+    );
     expect(r.generatedIds).toEqual(p.generated_ids);
     expect(r.faults).toHaveLength(1);
     expect(r.faults[0]).toMatchObject({ phone });
     expect(r.faults[0]!.atToken).toBeGreaterThanOrEqual(10);
     expect(r.faults[0]!.detectedMs).toBeLessThan(3000); // the channel closing, or 2 s of heartbeats
-    expect(r.replans.some((x) => x.reason === 'fault' && x.stages.every((s) => s.phone !== phone))).toBe(true);
+    expect(r.replans.some((x) => x.reason === 'fault' && x.stages.every((s) => s.phone !== phone))).toBe(
+      true,
+    );
   });
 
   it('a phone that leaves and comes back is used again', async () => {
@@ -45,7 +50,10 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
       { kind: 'leave', phone: 2, atToken: 5 },
       { kind: 'rejoin', phone: 2, atToken: 15 },
     ];
-    const r = await room.generateWith({ prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 }, changes);
+    const r = await room.generateWith(
+      { prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 },
+      changes,
+    );
     expect(r.generatedIds).toEqual(p.generated_ids);
     const rejoin = r.replans.find((x) => x.reason === 'rejoin');
     expect(rejoin?.stages.some((s) => s.phone === 2)).toBe(true);

@@ -74,7 +74,7 @@ export class Leader {
     opts: LeaderOptions,
     readonly roomId: string,
     readonly secret: string,
-    private readonly onChange: () => void,
+    onChange: () => void,
   ) {
     const log = opts.log;
     this.roster = new RosterKeeper(

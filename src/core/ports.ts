@@ -16,9 +16,6 @@ export interface ModelSession {
   release(): Promise<void>;
 }
 
-/** Weights files by name (as the graph's external data refers to them) and their bytes. */
-export type ExternalFiles = ReadonlyMap<string, Uint8Array>;
-
 /** What a phone needs to start running its stage. */
 export interface StageLoadRequest {
   /** The merged stage graph (see core/graph/merge-stage.ts); initializers refer to `weights` by name. */

@@ -2,16 +2,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createNodeSession, type NodeSessionOptions } from '../../src/adapters/ort/node';
-import { type Manifest, parseManifest } from '../../src/core/graph/manifest';
+import type { Manifest } from '../../src/core/graph/manifest';
 import { mergeStage } from '../../src/core/graph/merge-stage';
 import { StageRunner } from '../../src/core/pipeline/stage-runner';
-
-export function readManifest(dir: string): Manifest {
-  return parseManifest(
-    JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')),
-    path.join(dir, 'manifest.json'),
-  );
-}
 
 /**
  * Merges blocks first..last and opens them as one stage. The merged graph is written beside the

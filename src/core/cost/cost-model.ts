@@ -54,19 +54,3 @@ export function predictBlockMs(block: BlockEntry, rates: Rates, context = 0): nu
     block.nodeCount * rates.perOpMs
   );
 }
-
-export function predictStageMs(
-  blocks: readonly BlockEntry[],
-  first: number,
-  last: number,
-  rates: Rates,
-  context = 0,
-): number {
-  let ms = 0;
-  for (let b = first; b <= last; b++) ms += predictBlockMs(blocks[b]!, rates, context);
-  return ms;
-}
-
-/** Relative error of a prediction against a measurement: |p − m| / m. */
-export const relativeError = (predicted: number, measured: number) =>
-  Math.abs(predicted - measured) / measured;

@@ -91,8 +91,3 @@ export function solveExact(t: CostTables, objective: PlacementObjective): ExactS
     bestWithDevice: bestWithEachDevice(first.bestBySubset, t.deviceCount),
   };
 }
-
-/** The greatest stage/link occupancy a chain may have in the tie-break pass (for the MILP engine too). */
-export function throughputCap(bottleneckMs: number): number {
-  return bottleneckMs * (1 + CAP_SLACK);
-}

@@ -1,9 +1,3 @@
 /** Public surface of sampling: seeded rng, logits → token. */
-export { createRng, type Rng } from './rng';
-export {
-  applyRepetitionPenalty,
-  DEFAULT_SAMPLING,
-  sampleToken,
-  validateSamplingParams,
-} from './sampler';
-export { argmax, topIndices } from './top-candidates';
+export { createRng } from './rng';
+export { DEFAULT_SAMPLING, sampleToken, validateSamplingParams } from './sampler';
