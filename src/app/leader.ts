@@ -136,6 +136,7 @@ export class Leader {
             (id) =>
               id !== SELF && /^(ready|busy)$/.test(this.roster.phones.find((p) => p.id === id)?.state ?? ''),
           ),
+      everyone: () => [...this.deviceLinks.keys()].filter((id) => id !== SELF),
       ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),
       dead: (id, silentMs) => {
         log(`${this.roster.nameOf(id)} has not answered for ${Math.round(silentMs)} ms: treating it as gone`);

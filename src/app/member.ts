@@ -21,6 +21,11 @@ export class Member {
   leaderGone = false;
   readonly router: Router;
   private stageHost: StageHost | null = null;
+  /** When the leader was last heard from: it pings every phone twice a second. */
+  private leaderSeen = performance.now();
+  private readonly watchdog: ReturnType<typeof setInterval>;
+  /** Silence from the leader this long means its tab is gone (its channel may take far longer to close). */
+  static readonly LEADER_TIMEOUT_MS = 5000;
 
   private constructor(
     private readonly membership: Membership,
@@ -28,6 +33,13 @@ export class Member {
     private readonly onChange: () => void,
     log: (line: string) => void,
   ) {
+    this.watchdog = setInterval(() => {
+      if (this.leaderGone || performance.now() - this.leaderSeen < Member.LEADER_TIMEOUT_MS) return;
+      log('the leader has not been heard from for 5 s: the room is over');
+      this.membership.link(leaderId)?.close();
+      this.leaderGone = true;
+      onChange();
+    }, 1000);
     this.router = new Router('member', log).use(new Pinger().handlers).use({
       roster: (m) => {
         this.phones = m.phones;
@@ -47,7 +59,11 @@ export class Member {
       {
         // Another phone's pipeline link: welcome it; the router decides what it may send.
         greeted: (link) => link.send({ kind: 'welcome', roomId, phoneId: link.remoteId }),
-        deliver: (m, from) => member?.router.deliver(m, from, member.senderOf(from)),
+        deliver: (m, from) => {
+          if (!member) return;
+          if (from.remoteId === leaderId) member.leaderSeen = performance.now();
+          member.router.deliver(m, from, member.senderOf(from));
+        },
         closed: (link) => member?.closed(link),
       },
     );
@@ -56,7 +72,7 @@ export class Member {
     try {
       leader = await membership.linkTo(leaderId);
     } catch (e) {
-      membership.destroy();
+      member.destroy();
       const why = e instanceof Error ? e.message : String(e);
       throw new Error(
         why.includes('secret')
@@ -101,6 +117,7 @@ export class Member {
   }
 
   destroy(): void {
+    clearInterval(this.watchdog);
     this.membership.destroy();
   }
 }

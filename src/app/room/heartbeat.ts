@@ -9,6 +9,8 @@
 export interface HeartbeatDeps {
   /** The phones to watch now (phones of the plan that are ready or busy). */
   readonly watched: () => readonly string[];
+  /** Every phone in the room: all are pinged, so each also knows the leader is alive. */
+  readonly everyone: () => readonly string[];
   readonly ping: (phoneId: string) => void;
   readonly dead: (phoneId: string, silentMs: number) => void;
   readonly intervalMs?: number;
@@ -45,7 +47,9 @@ export class Heartbeat {
     this.lastTick = now;
     // Silent this long, and still at the next tick: gone (2 s in all with the default half-second tick).
     const timeout = (this.deps.timeoutMs ?? 2000) - interval;
-    for (const id of this.deps.watched()) {
+    const watched = new Set(this.deps.watched());
+    for (const id of this.deps.everyone()) if (!watched.has(id)) this.deps.ping(id);
+    for (const id of watched) {
       const seen = this.lastSeen.get(id);
       if (seen === undefined || stalled) {
         this.lastSeen.set(id, now);

@@ -229,30 +229,33 @@ export class RoomPlans {
     const phones = activePhones(this.deps.phones());
     const shape = layerShapeOf(model.manifest.config);
     this.surveyed = null;
-    // Every phone is measured whatever chooses the first plan: a re-plan (a fault, a slow phone) solves.
-    if (shape) {
-      this.setStatus('measuring the phones and their links…');
-      const ids = phones.map((p) => p.id);
-      try {
-        this.surveyed = await this.survey.survey(
-          ids,
-          ids.filter((id) => id !== SELF),
-          shape,
-        );
-      } catch (e) {
-        // The solved planner needs the survey; an even split only loses its later re-plans to it.
-        if (this.planner === 'solved') throw e;
-        this.deps.log(
-          `measuring skipped (${e instanceof Error ? e.message : String(e)}): re-plans split evenly`,
-        );
-      }
-    }
+    // The solved planner measures every phone first; re-plans then solve too (a fault, a slow phone).
+    // An even room is not measured (the survey costs seconds per phone): its re-plans split evenly.
+    if (shape && this.planner === 'solved')
+      await this.measureRoom(
+        phones.map((p) => p.id),
+        shape,
+      );
     await this.switchTo(await this.plan(phones), 'load');
     // Outside the plan change: a phone that leaves during the warm-up re-plans like in any answer.
     if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     return this.roomPlan!;
+  }
+
+  /** Surveys the phones; the plan in use is priced with what they measured. */
+  private async measureRoom(ids: readonly string[], shape: NonNullable<ReturnType<typeof layerShapeOf>>) {
+    const model = this.model;
+    this.setStatus('measuring the phones and their links…');
+    const surveyed = await this.survey.survey(
+      ids,
+      ids.filter((id) => id !== SELF),
+      shape,
+    );
+    if (this.model !== model) return;
+    this.surveyed = surveyed;
+    if (this.roomPlan) this.roomPlan = { ...this.roomPlan, ...this.priced(this.roomPlan.plan) };
   }
 
   private plan(phones: readonly PhoneInfo[], planner: Planner = this.planner): Promise<RoomPlan> {
