@@ -42,40 +42,10 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
     );
   });
 
-  it('a phone that leaves and comes back is used again', async () => {
-    const p = storiesReference().prompts[2]!;
-    room = await stories(3);
-    const changes: RoomChange[] = [
-      { kind: 'leave', phone: 2, atToken: 5 },
-      { kind: 'rejoin', phone: 2, atToken: 15 },
-    ];
-    const r = await room.generateWith(
-      { prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 },
-      changes,
-    );
-    expect(r.generatedIds).toEqual(p.generated_ids);
-    // It comes back under the identity its browser kept, and the room re-plans with it (mid-answer, or
-    // right after when the answer was over first).
-    const back = await room.pages[2]!.evaluate(() => window.__chorus!.id());
-    const inPlan = async () =>
-      (await room!.leader.evaluate(() => window.__chorus!.plan()?.stages ?? [])).some(
-        (s) => s.phoneId === back,
-      );
-    for (let i = 0; i < 600 && !(await inPlan()); i++) await new Promise((res) => setTimeout(res, 100));
-    expect(await inPlan()).toBe(true);
-    const again = await room.generate({
-      prompt: p.prompt,
-      maxNewTokens: p.generated_ids.length,
-      temperature: 0,
-    });
-    expect(again.generatedIds).toEqual(p.generated_ids);
-    expect(again.plan.stages.map((s) => s.phoneId)).toContain(back);
-  });
-
   it('when the phones left cannot hold the model, the answer stops with a clear message and keeps its text', async () => {
     const p = storiesReference().prompts[0]!;
-    // stories260k needs about 1 MB; two phones of 1 MB together can hold it, one cannot.
-    room = await SimulatedRoom.open({ devices: 2, models: await testModels(), log, memoryMB: [0.6, 0.6] });
+    // stories260k needs 1.7 MiB with its KV cache: two phones of 1.2 MB hold it together, one cannot.
+    room = await SimulatedRoom.open({ devices: 2, models: await testModels(), log, memoryMB: [1.2, 1.2] });
     await room.loadModel('stories260k', 180_000, 'solved'); // measured: the re-plan knows the memory
     await room.startGenerate({ prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 });
     const until = async (ok: () => Promise<boolean>) => {
