@@ -33,6 +33,7 @@ async function run(
   });
   try {
     await room.loadModel(mount.name, 600_000, opts.slowFromStart ? 'solved' : 'even');
+    await room.waitForBackups();
     const promptIds = [1, 2, 3, 4, 5, 6, 7, 8];
     const r = await room.generateWith(
       { promptIds, maxNewTokens: TOKENS },

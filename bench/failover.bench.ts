@@ -24,6 +24,7 @@ const benchmark: Benchmark = {
       const room = await SimulatedRoom.open({ devices: 3, models: [mount], log: ctx.log });
       try {
         await room.loadModel(mount.name, 600_000, 'even');
+        await room.waitForBackups();
         const r = await room.generateWith(
           { promptIds: [1, 2, 3, 4, 5, 6, 7, 8], maxNewTokens: 64 },
           [{ kind: 'leave', phone: 2, atToken: LEAVE_AT }],

@@ -75,6 +75,8 @@ export interface StageFetchOptions {
   readonly fetchFn?: FetchFn;
   /** Told about each corrupt cache entry found (and refetched), for the UI. */
   readonly onCorrupt?: (file: string, reason: string) => void;
+  /** Cache only what fits without evicting anything (backups). */
+  readonly noEvict?: boolean;
   readonly now?: () => number;
 }
 
@@ -177,7 +179,7 @@ export async function fetchStageFiles(
   };
   const keep = async (sha: string, file: string, bytes: Uint8Array) => {
     if (!store) return;
-    const r = await store.put(sha, bytes, { model, file }, { pinned });
+    const r = await store.put(sha, bytes, { model, file }, { pinned, noEvict: options.noEvict ?? false });
     if (!r.stored) notCached.push({ file, reason: r.reason ?? 'not stored' });
   };
 

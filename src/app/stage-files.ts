@@ -4,12 +4,12 @@
  * graph with its weights, reporting bytes as they arrive.
  */
 import type { BlockStore } from '../core/block-store';
-import type { IOSpec } from '../core/graph/manifest';
+import type { IOSpec, Manifest } from '../core/graph/manifest';
 import { mergeStage } from '../core/graph/merge-stage';
 import type { Link } from '../core/ports';
 import type { StageAssignment } from '../core/protocol/messages';
-import { fetchManifest, fetchStageFiles, type StageFiles } from './block-fetch';
-import { PeerBlockClient } from './delivery/peer-blocks';
+import { type FileSource, fetchManifest, fetchStageFiles, type StageFiles } from './block-fetch';
+import type { PeerBlockClient } from './delivery/peer-blocks';
 import type { FetchProgress } from './delivery/progress';
 import { LEADER_BASE } from './model-source';
 
@@ -20,14 +20,17 @@ export interface PreparedStage {
   readonly bytesFromNetwork: number;
   readonly bytesFromCache: number;
   readonly corrupt: StageFiles['corrupt'];
+  /** Where the blocks came from (for backups: the same manifest, the same source). */
+  readonly manifest: Manifest;
+  readonly source: FileSource | undefined;
 }
 
 export interface StageFileDeps {
   readonly leader: Link;
   readonly store: BlockStore | null;
   readonly onCorrupt: (file: string, reason: string) => void;
-  /** The client fetching from the leader while a leader-served model loads (it gets block-chunks). */
-  readonly onPeerClient: (client: PeerBlockClient | null) => void;
+  /** The phone's client for blocks the leader serves over the room link (a leader-opened model). */
+  readonly peerClient: () => PeerBlockClient;
 }
 
 export async function prepareStage(
@@ -35,26 +38,21 @@ export async function prepareStage(
   deps: StageFileDeps,
   onProgress: (p: FetchProgress) => void,
 ): Promise<PreparedStage> {
-  const client = a.modelBase.startsWith(LEADER_BASE)
-    ? new PeerBlockClient(deps.leader, { listen: false })
-    : null;
-  deps.onPeerClient(client);
-  try {
-    const manifest = client ? await client.fetchManifest() : await fetchManifest(a.modelBase);
-    const files = await fetchStageFiles(a.modelBase, manifest, a.firstBlock, a.lastBlock, onProgress, {
-      store: deps.store,
-      ...(client ? { source: client } : {}),
-      onCorrupt: deps.onCorrupt,
-    });
-    return {
-      stage: mergeStage(manifest, a.firstBlock, a.lastBlock, files.graphs),
-      weights: files.weights,
-      inputSpecs: manifest.inputs,
-      bytesFromNetwork: files.bytesFromNetwork,
-      bytesFromCache: files.bytesFromCache,
-      corrupt: files.corrupt,
-    };
-  } finally {
-    deps.onPeerClient(null);
-  }
+  const client = a.modelBase.startsWith(LEADER_BASE) ? deps.peerClient() : undefined;
+  const manifest = client ? await client.fetchManifest() : await fetchManifest(a.modelBase);
+  const files = await fetchStageFiles(a.modelBase, manifest, a.firstBlock, a.lastBlock, onProgress, {
+    store: deps.store,
+    ...(client ? { source: client } : {}),
+    onCorrupt: deps.onCorrupt,
+  });
+  return {
+    stage: mergeStage(manifest, a.firstBlock, a.lastBlock, files.graphs),
+    weights: files.weights,
+    inputSpecs: manifest.inputs,
+    bytesFromNetwork: files.bytesFromNetwork,
+    bytesFromCache: files.bytesFromCache,
+    corrupt: files.corrupt,
+    manifest,
+    source: client,
+  };
 }

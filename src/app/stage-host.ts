@@ -19,10 +19,11 @@ import type {
   StageAssignment,
 } from '../core/protocol/messages';
 import type { NamedTensors } from '../core/tensor';
-import type { PeerBlockClient } from './delivery/peer-blocks';
+import { type BackupStatus, Backups } from './backups';
+import { PeerBlockClient } from './delivery/peer-blocks';
 import { formatProgress } from './delivery/progress';
 import type { Handlers } from './room/router';
-import { prepareStage } from './stage-files';
+import { type PreparedStage, prepareStage } from './stage-files';
 
 /** What the last load moved, for the UI, tests and benchmarks. */
 export interface LoadStats {
@@ -30,6 +31,9 @@ export interface LoadStats {
   readonly bytesFromCache: number;
   readonly corrupt: readonly { readonly file: string; readonly reason: string }[];
   readonly ms: number;
+  /** Of `ms`: the blocks fetched (or read from cache) and merged, then the runtime's session built. */
+  readonly filesMs: number;
+  readonly sessionMs: number;
 }
 
 export interface StageHostDeps {
@@ -67,6 +71,9 @@ export class StageHost {
   private assignment: StageAssignment | null = null;
   private readyDetail = '';
   private client: PeerBlockClient | null = null;
+  private readonly backups: Backups | null;
+  /** Where the loaded stage's blocks came from: its backups come from there too. */
+  private source: Pick<PreparedStage, 'manifest' | 'source'> | null = null;
   lastLoad: LoadStats | null = null;
   private next: Link | null = null;
   /** Assignments and unloads run one after another; steps wait for the one before them. */
@@ -80,7 +87,27 @@ export class StageHost {
   stepsDropped = 0;
   state: PhoneState = 'joining';
 
-  constructor(private readonly deps: StageHostDeps) {}
+  constructor(private readonly deps: StageHostDeps) {
+    this.backups = deps.store
+      ? new Backups({ store: deps.store, idle: () => this.idle(), log: deps.log })
+      : null;
+  }
+
+  /** This phone's backups of its neighbours' blocks (core/room/backups.ts). */
+  backupStatus(): BackupStatus | null {
+    return this.backups?.status() ?? null;
+  }
+
+  /** Resolves once no answer runs here (backups wait for it: they share the answers' links). */
+  private async idle(): Promise<void> {
+    while (this.active.size > 0) await new Promise((r) => setTimeout(r, 250));
+  }
+
+  private startBackups(a: StageAssignment): void {
+    const from = this.source;
+    if (this.backups && from && a.backups?.length)
+      this.backups.start(a.modelBase, from.manifest, from.source, a.backups);
+  }
 
   /** The previous stage's phone in the current plan (the router accepts activations from it). */
   get prevPeer(): string | null {
@@ -113,6 +140,7 @@ export class StageHost {
   };
 
   private serially(job: () => Promise<void>): void {
+    this.backups?.stop(); // a plan change first: its blocks may be the ones a backup is fetching
     this.work = this.work.then(job, job);
   }
 
@@ -155,6 +183,7 @@ export class StageHost {
         this.assignment = wanted;
         this.next = a.nextPeer ? await this.deps.linkTo(a.nextPeer) : null;
         this.report(this.active.size ? 'busy' : 'ready', { detail: this.readyDetail, planId: a.planId });
+        this.startBackups(wanted);
         return;
       }
       await this.load(wanted);
@@ -179,8 +208,9 @@ export class StageHost {
       {
         leader: this.deps.leader,
         store: this.deps.store,
-        onPeerClient: (c) => {
-          this.client = c;
+        peerClient: () => {
+          this.client ??= new PeerBlockClient(this.deps.leader, { listen: false });
+          return this.client;
         },
         onCorrupt: (file, reason) => {
           this.deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
@@ -197,6 +227,7 @@ export class StageHost {
         }),
     );
     const { stage } = files;
+    const t1 = performance.now();
     const loaded = await this.deps.backend.load({
       graph: stage.graph,
       weights: files.weights,
@@ -210,7 +241,12 @@ export class StageHost {
     });
     this.next = a.nextPeer ? await this.deps.linkTo(a.nextPeer) : null;
     const ms = performance.now() - t0;
-    this.lastLoad = { ...files, ms };
+    const filesMs = t1 - t0;
+    const { bytesFromNetwork, bytesFromCache, corrupt } = files;
+    this.lastLoad = { bytesFromNetwork, bytesFromCache, corrupt, ms, filesMs, sessionMs: ms - filesMs };
+    this.deps.log(
+      `blocks ${a.firstBlock}–${a.lastBlock}: files in ${filesMs.toFixed(0)} ms, session in ${(ms - filesMs).toFixed(0)} ms`,
+    );
     const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
     const moved =
       files.bytesFromCache > 0
@@ -218,7 +254,9 @@ export class StageHost {
         : `${mb(files.bytesFromNetwork)} downloaded`;
     this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
     this.assignment = a;
+    this.source = files;
     this.report('ready', { detail: this.readyDetail, planId: a.planId });
+    this.startBackups(a);
   }
 
   private async unload(planId: string): Promise<void> {

@@ -57,6 +57,19 @@ describe('CachingBlockStore', () => {
     },
   );
 
+  it('stores a no-evict put only where it fits, evicting nothing; has() sees what is cached', async () => {
+    const store = new MemoryBlockStore({ quotaBytes: 1000 });
+    const [a, b, c] = await Promise.all([1, 2, 3].map((s) => entry(s)));
+    const meta = { model: 'm', file: 'x' };
+    await store.put(a!.sha, a!.bytes, meta);
+    expect((await store.put(b!.sha, b!.bytes, meta, { noEvict: true })).stored).toBe(true);
+    const r = await store.put(c!.sha, c!.bytes, meta, { noEvict: true });
+    expect(r).toMatchObject({ stored: false, evicted: [] });
+    expect(await store.has(a!.sha)).toBe(true);
+    expect(await store.has(b!.sha)).toBe(true);
+    expect(await store.has(c!.sha)).toBe(false);
+  });
+
   it('evicts least recently used blocks when the quota is reached, never pinned ones', async () => {
     const store = new MemoryBlockStore({ quotaBytes: 1000 });
     const [a, b, c, d, e] = await Promise.all([1, 2, 3, 4, 5].map((s) => entry(s)));

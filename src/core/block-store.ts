@@ -44,6 +44,8 @@ export interface StoreUsage {
 export interface PutOptions {
   /** Blocks that must survive this put's eviction (the stage being loaded). */
   readonly pinned?: ReadonlySet<string>;
+  /** Store only where it fits without evicting anything (a backup must not push out what is in use). */
+  readonly noEvict?: boolean;
 }
 
 export interface PutResult {
@@ -57,6 +59,8 @@ export interface PutResult {
 export type CorruptHandler = (sha256: string, reason: string) => void;
 
 export interface BlockStore {
+  /** Whether an entry is cached (unverified: a later `get` still checks it). */
+  has(sha256: string): Promise<boolean>;
   /** The verified bytes, or null on a miss or a corrupt entry (deleted and reported). */
   get(sha256: string, onCorrupt?: (reason: string) => void): Promise<Uint8Array | null>;
   /**
@@ -141,6 +145,10 @@ export class CachingBlockStore implements BlockStore {
     return this.lastStamp;
   }
 
+  async has(sha256: string): Promise<boolean> {
+    return (await this.backend.readIndex(sha256)) !== undefined;
+  }
+
   async get(sha256: string, onCorrupt?: (reason: string) => void): Promise<Uint8Array | null> {
     const entry = await this.backend.readIndex(sha256);
     const raw = await this.backend.readData(sha256);
@@ -192,7 +200,9 @@ export class CachingBlockStore implements BlockStore {
       const pinned = new Set(options.pinned ?? []);
       pinned.add(sha256);
       const evicted: string[] = [];
-      const room = await this.makeRoom(bytes.length, pinned, evicted);
+      const room = options.noEvict
+        ? await this.fitsAsIs(bytes.length)
+        : await this.makeRoom(bytes.length, pinned, evicted);
       if (!room) return { stored: false, evicted, reason: 'not enough storage space for this block' };
       // A view into a larger buffer would store the whole buffer: store exactly these bytes.
       const own =
@@ -203,7 +213,7 @@ export class CachingBlockStore implements BlockStore {
           break;
         } catch (e) {
           // The estimate was optimistic: free the oldest block and try again, until nothing is left.
-          const victim = isQuotaError(e) ? await this.evictOldest(pinned) : null;
+          const victim = isQuotaError(e) && !options.noEvict ? await this.evictOldest(pinned) : null;
           if (!victim) {
             const reason = e instanceof Error ? e.message : String(e);
             return { stored: false, evicted, reason: `storage refused the block: ${reason}` };
@@ -214,6 +224,12 @@ export class CachingBlockStore implements BlockStore {
       await this.backend.writeIndex({ sha256, bytes: bytes.length, lastUsed: this.stamp(), refs: [meta] });
       return { stored: true, evicted };
     });
+  }
+
+  private async fitsAsIs(bytes: number): Promise<boolean> {
+    const est = await this.options.estimate?.().catch(() => undefined);
+    if (!est || est.quota === undefined) return true;
+    return (est.usage ?? 0) + bytes <= est.quota * (1 - (this.options.reserveFraction ?? 0.05));
   }
 
   /** Evicts least recently used unpinned blocks until `bytes` more fit; false if they cannot. */

@@ -4,6 +4,7 @@
  * needs to observe or a fault it needs to inject; nothing the app itself uses.
  */
 
+import type { BackupStatus } from '../app/backups';
 import type { RoomEvent } from '../app/room/room-plans';
 import type { Refusal } from '../app/room/router';
 import type { LoadStats } from '../app/stage-host';
@@ -29,6 +30,8 @@ export interface ChorusDebug {
   readonly id: () => string | null;
   readonly phones: () => PhoneInfo[];
   readonly loadStats: () => LoadStats | null;
+  /** This phone's backups of its neighbours' blocks: still to fetch, fetched, why it stopped. */
+  readonly backups: () => BackupStatus | null;
   readonly stage: () => Promise<StageCounters | null>;
   readonly rejectedFrames: () => number;
   /** What this tab's router refused, latest last. */
@@ -79,6 +82,7 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     id: () => tab()?.id ?? null,
     phones: () => src.leader?.phones ?? src.member?.phones ?? [],
     loadStats: () => tab()?.stage.lastLoad ?? null,
+    backups: () => tab()?.stage.backupStatus() ?? null,
     stage: async () => {
       const stage = tab()?.stage;
       if (!stage) return null;

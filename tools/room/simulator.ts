@@ -234,6 +234,26 @@ export class SimulatedRoom {
     );
   }
 
+  /**
+   * Waits until every phone has cached its backups (its neighbours' blocks), as a room does in the pause
+   * before its first question; returns how many blocks they fetched, and why any stopped early.
+   */
+  async waitForBackups(timeoutMs = 120_000): Promise<{ fetched: number; stopped: string[] }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const all = await Promise.all(
+        this.pages.filter((p) => !p.isClosed()).map((p) => p.evaluate(() => window.__chorus!.backups())),
+      );
+      if (all.every((b) => !b || b.pending === 0 || b.stopped))
+        return {
+          fetched: all.reduce((n, b) => n + (b?.fetched ?? 0), 0),
+          stopped: all.flatMap((b) => (b?.stopped ? [b.stopped] : [])),
+        };
+      if (Date.now() > deadline) throw new Error('the phones did not cache their backups in time');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
   /** Every phone of the plan ready (phones left out stay idle), and the load button free again. */
   private async waitForLoaded(timeoutMs: number): Promise<void> {
     await this.leader.waitForFunction(
@@ -297,7 +317,14 @@ export class SimulatedRoom {
 
   /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time. */
   loadStats(): Promise<LoadStats[]> {
-    const none: LoadStats = { bytesFromNetwork: 0, bytesFromCache: 0, corrupt: [], ms: 0 };
+    const none: LoadStats = {
+      bytesFromNetwork: 0,
+      bytesFromCache: 0,
+      corrupt: [],
+      ms: 0,
+      filesMs: 0,
+      sessionMs: 0,
+    };
     return Promise.all(
       this.pages.map((p) => p.evaluate(() => window.__chorus!.loadStats()).then((s) => s ?? none)),
     );

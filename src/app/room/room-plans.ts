@@ -15,9 +15,10 @@ import type {
   PhoneInfo,
   SamplingParams,
 } from '../../core/protocol/messages';
+import { backupBlocks } from '../../core/room/backups';
 import { assignments, type Plan, type StagePlan } from '../../core/room/plan';
 import { activePhones, type RosterEvent } from '../../core/room/roster';
-import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
+import { LEADER_BASE, type ModelChoice, type OpenedModel, openModel } from '../model-source';
 import { type GenerationOutput, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
@@ -370,14 +371,19 @@ export class RoomPlans {
         });
     }
     const peer = (id: string | null) => (id === SELF ? this.deps.selfPeerId : id);
+    // The leader's own tab holds a model it opened in memory: its stage needs no backups on disk.
+    const inMemory = model.base.startsWith(LEADER_BASE);
     const sent = assignments(model.manifest, plan, model.base).map((a, k) => {
-      const profile = this.surveyed?.profiles.get(plan.stages[k]!.phoneId);
+      const phoneId = plan.stages[k]!.phoneId;
+      const profile = this.surveyed?.profiles.get(phoneId);
+      const backups = inMemory && phoneId === SELF ? [] : backupBlocks(plan.stages, k);
       // Each phase runs where the profile this plan was priced with says; others reach the leader by id.
       return {
         ...a,
         nextPeer: peer(a.nextPeer),
         prevPeer: peer(a.prevPeer),
         ...(profile ? { phases: { decode: profile.decodeOn, prefill: profile.prefillOn } } : {}),
+        ...(backups.length ? { backups } : {}),
       };
     });
     const t0 = performance.now();

@@ -200,6 +200,7 @@ function readStageAssignment(value: unknown, path: string): StageAssignment {
     forward: readStringArray(o, 'forward', path),
     planId: readString(o, 'planId', path),
     ...readPhases(o, path),
+    ...(own(o, 'backups') === undefined ? {} : { backups: readNonNegativeIntegerArray(o, 'backups', path) }),
   };
 }
 

@@ -67,6 +67,11 @@ export interface StageAssignment {
   planId: string;
   /** The runtime of each phase, as in the profile the leader planned with (absent: the phone's own). */
   phases?: PhaseBackends;
+  /**
+   * Blocks to keep in the phone's cache beside its own, fetched while it is idle and only where they fit
+   * without evicting anything (core/room/backups.ts): a later plan that moves them here downloads nothing.
+   */
+  backups?: number[];
 }
 
 export type Message =
