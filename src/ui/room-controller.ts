@@ -116,9 +116,18 @@ export class RoomController implements ReactiveController {
     const room = params.get('room');
     const secret = params.get('secret');
     if (room && secret) void this.join(room, secret);
+    // A closing tab says goodbye: its links close cleanly, so the room notices at once instead of
+    // waiting for heartbeats (a killed tab or a lost Wi-Fi still falls to those).
+    window.addEventListener('pagehide', this.onPageHide);
   }
 
+  private readonly onPageHide = (): void => {
+    this.leader?.destroy();
+    this.member?.destroy();
+  };
+
   hostDisconnected(): void {
+    window.removeEventListener('pagehide', this.onPageHide);
     this.placementClient?.dispose();
     this.leader?.destroy();
     this.member?.destroy();
