@@ -156,9 +156,14 @@ export async function memoryBudget(userCapMB: number | null): Promise<MemoryBudg
 
 export interface MeasureOptions {
   readonly newBackend: () => StageBackend;
+  /**
+   * The phone's own stage worker when it holds no stage: its runtime is started already, so the
+   * single-thread timings run there instead of paying a fresh runtime's seconds. Unloaded after.
+   */
+  readonly idleStage?: StageBackend | null;
   readonly slowdown: number;
   readonly memoryCapMB: number | null;
-  /** The browser has `navigator.gpu` (an adapter may still be missing). */
+  /** The browser gives a WebGPU adapter (so timing WebGPU can tell something). */
   readonly webgpu: boolean;
   /** The user's choice of runtime per phase (`?decode=` / `?prefill=`); 'auto': the faster measured. */
   readonly wanted?: PhasePreferences;
@@ -166,7 +171,17 @@ export interface MeasureOptions {
 
 export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Promise<DeviceProfile> {
   const wanted = opts.wanted ?? AUTO;
-  const single = opts.newBackend();
+  // Asked first: the tab's memory in use resolves only at a garbage collection, seconds away at times.
+  const budgetSoon = memoryBudget(opts.memoryCapMB);
+  const cores = navigator.hardwareConcurrency ?? 1;
+  const allThreads = cores > 1 && globalThis.crossOriginIsolated;
+  // The all-threads runtime starts (seconds of wasm start-up) while the single thread is timed: on a
+  // phone with spare cores it costs those timings little, and it saves the phone's join its wait.
+  const many = allThreads ? opts.newBackend() : null;
+  const manyLoaded = many ? load(many, layerKernelModel(shape), 'x', 'y', cores) : null;
+  manyLoaded?.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
+  const own = opts.idleStage ?? null;
+  const single = own ?? opts.newBackend();
   let decodeMs: number;
   let prefillMs: number;
   let perOpMs: number;
@@ -179,14 +194,13 @@ export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Pr
     decodeMs = await timeRuns(single, 'x', filled([1, 1, shape.hidden]), 8);
     prefillMs = await timeRuns(single, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
   } finally {
-    await single.dispose();
+    if (own) await own.unload();
+    else await single.dispose();
   }
-  const cores = navigator.hardwareConcurrency ?? 1;
   let multi: Pick<DeviceProfile, 'prefillMsAllThreads' | 'allThreads'> = {};
-  if (cores > 1 && globalThis.crossOriginIsolated) {
-    const many = opts.newBackend();
+  if (many && manyLoaded) {
     try {
-      await load(many, layerKernelModel(shape), 'x', 'y', cores);
+      await manyLoaded;
       multi = {
         prefillMsAllThreads: await timeRuns(many, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2),
         allThreads: cores,
@@ -207,9 +221,9 @@ export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Pr
       await gpu.dispose();
     }
   } else if (wanted.decode === 'webgpu' || wanted.prefill === 'webgpu') {
-    throw new Error('WebGPU was asked for, but this browser has no WebGPU');
+    throw new Error('WebGPU was asked for, but this browser gives no WebGPU adapter');
   }
-  const budget = await memoryBudget(opts.memoryCapMB);
+  const budget = await budgetSoon;
   const phases = choosePhaseBackends({ decodeMs, prefillMs }, webgpuTiming, wanted);
   return {
     shape: { ...shape },

@@ -43,7 +43,7 @@ export interface StageHostDeps {
   /** Opens (or reuses) a link to another phone of the room. */
   readonly linkTo: (peerId: string) => Promise<Link>;
   /** Times this phone on the calibration kernel (app/measure-device.ts). */
-  readonly measure: (shape: LayerShapeSpec) => Promise<DeviceProfile>;
+  readonly measure: (shape: LayerShapeSpec, idleStage: StageBackend | null) => Promise<DeviceProfile>;
   /** The runtime of each phase when the assignment names none (default: wasm for both). */
   readonly phases?: PhaseBackends;
   /** The block cache (IndexedDB in the browser); null: always download. */
@@ -134,7 +134,10 @@ export class StageHost {
     activations: (m) => void this.step(m),
     replay: (m) => this.replay(m),
     release: (m) => this.forget(m.requestId),
-    measure: (m) => void this.measure(m.shape),
+    // After any assignment before it: a phone with no stage lends its own warm worker to the timings.
+    measure: (m) => {
+      this.work = this.work.then(() => this.measure(m.shape));
+    },
     'block-chunk': (m) => this.client?.handle(m),
     'block-error': (m) => this.client?.handle(m),
   };
@@ -153,7 +156,9 @@ export class StageHost {
     const before = this.state;
     this.report('measuring', { detail: 'timing the calibration kernel' });
     try {
-      const profile = await this.deps.measure(shape);
+      const t0 = performance.now();
+      const profile = await this.deps.measure(shape, this.assignment ? null : this.deps.backend);
+      this.deps.log(`measured this phone in ${(performance.now() - t0).toFixed(0)} ms`);
       this.deps.leader.send({ kind: 'profile', profile });
       this.report(before === 'joining' ? 'idle' : before, {
         detail: `measured: decode on ${profile.decodeOn}, prefill on ${profile.prefillOn}`,

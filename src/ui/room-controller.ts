@@ -14,6 +14,7 @@ import { Member } from '../app/member';
 import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
 import type { BackendPreference, PhasePreferences } from '../core/cost/backend-choice';
+import type { StageBackend } from '../core/ports';
 import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import { joinLink } from '../core/room/join-link';
 import { stepBreakdown } from '../core/room/learned-costs';
@@ -36,6 +37,16 @@ function signalingServer(): SignalingServer {
     path: '/peerjs',
     secure,
   };
+}
+
+/** Whether this browser gives a WebGPU adapter (headless Chromium has `navigator.gpu` but, unflagged, none). */
+async function hasGpuAdapter(): Promise<boolean> {
+  const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  try {
+    return !!gpu && (await gpu.requestAdapter()) !== null;
+  } catch {
+    return false;
+  }
 }
 
 function deviceCaps(): DeviceCaps {
@@ -190,13 +201,15 @@ export class RoomController implements ReactiveController {
           ? PeerNode.open(server, id)
           : PeerNode.open(server, await phoneIdentity()).catch(() => PeerNode.open(server)),
       caps,
-      backend: new WorkerStageBackend({ slowdown }),
-      measure: (shape: LayerShapeSpec) =>
+      backend: new WorkerStageBackend({ slowdown, warm: true }),
+      measure: async (shape: LayerShapeSpec, idleStage: StageBackend | null) =>
         measureDevice(shape, {
           newBackend: () => new WorkerStageBackend({ slowdown }),
+          idleStage,
           slowdown,
           memoryCapMB,
-          webgpu: caps.webgpu,
+          // Only with an adapter: timing WebGPU starts a runtime (seconds) just to find there is none.
+          webgpu: caps.webgpu && (await hasGpuAdapter()),
           wanted,
         }),
       phases: { decode: unmeasured(wanted.decode), prefill: unmeasured(wanted.prefill) },

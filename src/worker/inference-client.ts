@@ -24,6 +24,8 @@ export interface WorkerStageBackendOptions {
    * in-process stage would not do, so it is off unless the caller owns and drops what it passes.
    */
   readonly transferInputs?: boolean;
+  /** Start onnxruntime now, in the background (a phone's stage worker, before its first assignment). */
+  readonly warm?: boolean;
 }
 
 /** How long dispose() waits for the worker to free its session before terminating it anyway. */
@@ -52,6 +54,8 @@ export class WorkerStageBackend implements StageBackend {
     // Sent first, so it is in force before any load; calls run in order in the worker. A failure here
     // (the worker never started) surfaces again, with its reason, on the caller's first real call.
     if (slowdown !== 1) this.setSlowdown(slowdown).catch(() => undefined);
+    // A failed warm-up costs nothing but the time it would have saved: the first load starts it again.
+    if (opts.warm) this.rpc.call('warm', (w) => w.warm(this.runtime)).catch(() => undefined);
   }
 
   load(req: StageLoadRequest): Promise<StageLoadResult> {

@@ -8,6 +8,7 @@
  */
 import * as Comlink from 'comlink';
 import { configureOrt, createWebSession, ortConfig, webGpuAdapter } from '../adapters/ort/web';
+import { dispatchChainModel } from '../core/cost/calibration-model';
 import { LocalStageBackend, type SessionFactory } from '../core/pipeline/local-stage';
 import type { InferenceWorkerApi } from './worker-protocol';
 import { transferablesOf } from './worker-protocol';
@@ -43,6 +44,13 @@ const backend = new LocalStageBackend(webSessions, {
 });
 
 const api: InferenceWorkerApi = {
+  warm: (runtime) =>
+    asError(async () => {
+      // The threads a stage load asks for (1: decode's best); onnxruntime keeps the first setting.
+      configureOrt({ wasmPaths: runtime.wasmPaths, threads: 1 });
+      const session = await createWebSession(dispatchChainModel(), {});
+      await session.release();
+    }),
   load: (req, runtime) =>
     asError(() => {
       // Only the first call has an effect; it must come before the first session is created.

@@ -13,6 +13,11 @@ export interface RuntimeOptions {
 }
 
 export interface InferenceWorkerApi {
+  /**
+   * Starts onnxruntime (its first session costs seconds: a 28 MB wasm runtime to instantiate) with the
+   * settings a stage load uses, so the phone's first real load does not pay it while the room waits.
+   */
+  warm(runtime: RuntimeOptions): Promise<void>;
   load(req: StageLoadRequest, runtime: RuntimeOptions): Promise<StageLoadResult>;
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
   release(requestId: string): Promise<void>;
