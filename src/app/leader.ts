@@ -147,6 +147,9 @@ export class Leader {
     this.roster.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
 
+  /** After a phone leaves, the others get this long before silence counts against them. */
+  static readonly PARDON_AFTER_LEAVE_MS = 3000;
+
   static async create(opts: LeaderOptions, onChange: () => void): Promise<Leader> {
     const roomId = randomToken(6);
     const port = await opts.openPeer(`${LEADER_PEER_PREFIX}${roomId}`);
@@ -193,6 +196,10 @@ export class Leader {
   set planner(p: Planner) {
     this.plans.planner = p;
   }
+  /** Whether every phone of the room is measured. */
+  get measured(): boolean {
+    return this.plans.measured;
+  }
   /** Tokens the answer in flight has so far. */
   get tokensOut(): number {
     return this.plans.driver?.tokensOut ?? 0;
@@ -233,6 +240,7 @@ export class Leader {
     if (this.deviceLinks.get(link.remoteId) !== link) return;
     this.deviceLinks.delete(link.remoteId);
     this.heartbeat.forget(link.remoteId);
+    this.heartbeat.pardon(Leader.PARDON_AFTER_LEAVE_MS);
     this.roster.update({ kind: 'left', id: link.remoteId });
     this.plans.phoneLeft(link.remoteId, this.roster.nameOf(link.remoteId));
   }

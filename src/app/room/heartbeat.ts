@@ -24,6 +24,8 @@ export class Heartbeat {
   private readonly suspects = new Set<string>();
   private readonly timer: ReturnType<typeof setInterval>;
   private lastTick = performance.now();
+  /** No phone is judged before this (see `pardon`). */
+  private quietUntil = 0;
 
   constructor(private readonly deps: HeartbeatDeps) {
     this.timer = setInterval(() => this.tick(), deps.intervalMs ?? 500);
@@ -35,6 +37,14 @@ export class Heartbeat {
     this.suspects.delete(phoneId);
   }
 
+  /**
+   * Judges no phone for `ms`: when a phone leaves, its neighbours close their connections to it, which
+   * can hold their main thread for a second or two on a busy phone — that silence is not a fault.
+   */
+  pardon(ms: number): void {
+    this.quietUntil = Math.max(this.quietUntil, performance.now() + ms);
+  }
+
   forget(phoneId: string): void {
     this.lastSeen.delete(phoneId);
     this.suspects.delete(phoneId);
@@ -43,10 +53,11 @@ export class Heartbeat {
   private tick(): void {
     const now = performance.now();
     const interval = this.deps.intervalMs ?? 500;
-    const stalled = now - this.lastTick > interval * 3;
+    const stalled = now - this.lastTick > interval * 3 || now < this.quietUntil;
     this.lastTick = now;
-    // Silent this long, and still at the next tick: gone (2 s in all with the default half-second tick).
-    const timeout = (this.deps.timeoutMs ?? 2000) - interval;
+    // Silent past this at one tick and still at the next: gone — at most `timeoutMs` after the last
+    // message (1.5–2 s with the defaults: a half-second tick, 2 s).
+    const timeout = (this.deps.timeoutMs ?? 2000) - 2 * interval;
     const watched = new Set(this.deps.watched());
     for (const id of this.deps.everyone()) if (!watched.has(id)) this.deps.ping(id);
     for (const id of watched) {
