@@ -27,6 +27,11 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
   ])('%s leaves: the answer goes on with the reference ids', async (_label, phone) => {
     const p = storiesReference().prompts[0]!;
     room = await stories(3);
+    // Idle, the room measures its phones and each caches what it may be given: the phones that take
+    // the moved blocks then download nothing.
+    await room.waitForMeasured();
+    expect((await room.waitForBackups()).stopped).toEqual([]);
+    const before = await room.loadStats();
     const changes: RoomChange[] = [{ kind: 'leave', phone, atToken: 10 }];
     const r = await room.generateWith(
       { prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 },
@@ -40,6 +45,41 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
     expect(r.replans.some((x) => x.reason === 'fault' && x.stages.every((s) => s.phone !== phone))).toBe(
       true,
     );
+    const after = await room.loadStats();
+    const reloaded = after.filter((l, i) => i !== phone && JSON.stringify(l) !== JSON.stringify(before[i]));
+    expect(reloaded.length).toBeGreaterThan(0);
+    for (const l of reloaded) expect(l.bytesFromNetwork).toBe(0);
+  });
+
+  it('a phone that leaves and comes back is used again', async () => {
+    const p = storiesReference().prompts[2]!;
+    room = await stories(3);
+    const changes: RoomChange[] = [
+      { kind: 'leave', phone: 2, atToken: 5 },
+      { kind: 'rejoin', phone: 2, atToken: 15 },
+    ];
+    const r = await room.generateWith(
+      { prompt: p.prompt, maxNewTokens: p.generated_ids.length, temperature: 0 },
+      changes,
+    );
+    expect(r.generatedIds).toEqual(p.generated_ids);
+    // It comes back under the identity its browser kept, is measured and loads its blocks while the
+    // room goes on, and the room then re-plans with it (mid-answer, or after when the answer ended).
+    const back = await room.pages[2]!.evaluate(() => window.__chorus!.id());
+    const ran = () => room!.pages[2]!.evaluate(async () => (await window.__chorus!.stage())?.stepsRun ?? 0);
+    const inPlan = async () =>
+      (await room!.leader.evaluate(() => window.__chorus!.plan()?.stages ?? [])).some(
+        (s) => s.phoneId === back,
+      );
+    for (let i = 0; i < 900 && !(await inPlan()); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(await inPlan()).toBe(true);
+    const rejoin = (await room.leader.evaluate(() => window.__chorus!.history())).find(
+      (e) => e.kind === 'replan' && e.reason === 'rejoin',
+    );
+    expect(rejoin).toBeDefined();
+    const again = await room.generate({ prompt: p.prompt, maxNewTokens: 8, temperature: 0 });
+    expect(again.generatedIds).toEqual(p.generated_ids.slice(0, 8));
+    expect(await ran()).toBeGreaterThan(0);
   });
 
   it('when the phones left cannot hold the model, the answer stops with a clear message and keeps its text', async () => {

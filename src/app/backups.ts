@@ -87,7 +87,7 @@ export class Backups {
       round.fetched++;
       if (round.cancelled) return;
     }
-    if (round.fetched) this.deps.log(`backups: ${round.fetched} neighbouring block(s) cached`);
+    if (round.fetched) this.deps.log(`backups: ${round.fetched} block(s) cached`);
   }
 
   /** Whether block `b`'s files are all in the cache already (without reading them). */

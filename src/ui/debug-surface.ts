@@ -38,6 +38,8 @@ export interface ChorusDebug {
   readonly refusals: () => Refusal[];
   /** Errors stages reported to the leader, latest last (leader only). */
   readonly stageErrors: () => string[];
+  /** Whether the leader has every phone of the room measured (so re-plans are solved). */
+  readonly measured: () => boolean;
   /** The leader's current plan. */
   readonly plan: () => { readonly id: string; readonly stages: readonly StagePlan[] } | null;
   readonly measureRtts: (count: number) => Promise<Record<string, number[]>>;
@@ -94,6 +96,7 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     refusals: () => [...(tab()?.router.refusals ?? [])],
     stageErrors: () => [...(src.leader?.stageErrors ?? [])],
     plan: () => src.leader?.roomPlan?.plan ?? null,
+    measured: () => src.leader?.measured ?? false,
     measureRtts: (count) => need(src.leader, 'leader').measureRtts(count),
     send: async (peerId, m) => (await linkTo(peerId)).send(m),
     sendRaw: async (peerId, bytes) => {

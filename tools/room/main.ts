@@ -114,9 +114,10 @@ async function main(): Promise<number> {
   });
   try {
     await room.loadModel(mount.name, 600_000, planner);
-    // A scripted change moves blocks: let the phones cache their neighbours' first, as a room does
-    // in the pause before its first question.
+    // A scripted change moves blocks: let the phones be measured and cache their neighbours' blocks
+    // first, as a room does in the pause before its first question.
     if (changes.length) {
+      await room.waitForMeasured();
       const b = await room.waitForBackups();
       log(`backups: ${b.fetched} block(s) cached${b.stopped.length ? ` (${b.stopped.join('; ')})` : ''}`);
     }

@@ -234,23 +234,36 @@ export class SimulatedRoom {
     );
   }
 
+  /** Waits until the leader has every phone measured (an even room measures them once it is ready). */
+  async waitForMeasured(timeoutMs = 300_000): Promise<void> {
+    await this.leader.waitForFunction(() => window.__chorus!.measured(), undefined, {
+      timeout: timeoutMs,
+      polling: 250,
+    });
+  }
+
   /**
    * Waits until every phone has cached its backups (its neighbours' blocks), as a room does in the pause
    * before its first question; returns how many blocks they fetched, and why any stopped early.
    */
   async waitForBackups(timeoutMs = 120_000): Promise<{ fetched: number; stopped: string[] }> {
     const deadline = Date.now() + timeoutMs;
+    // Settled at two polls in a row: a round can end just as the leader sends a new one.
+    let settledOnce = false;
     for (;;) {
       const all = await Promise.all(
         this.pages.filter((p) => !p.isClosed()).map((p) => p.evaluate(() => window.__chorus!.backups())),
       );
-      if (all.every((b) => !b || b.pending === 0 || b.stopped))
+      const settled = all.every((b) => !b || b.pending === 0 || b.stopped);
+      if (settled && !settledOnce) settledOnce = true;
+      else if (settled)
         return {
           fetched: all.reduce((n, b) => n + (b?.fetched ?? 0), 0),
           stopped: all.flatMap((b) => (b?.stopped ? [b.stopped] : [])),
         };
+      else settledOnce = false;
       if (Date.now() > deadline) throw new Error('the phones did not cache their backups in time');
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 300));
     }
   }
 
@@ -315,7 +328,7 @@ export class SimulatedRoom {
     await this.waitForLoaded(timeoutMs);
   }
 
-  /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time. */
+  /** What each phone's last stage load moved: network vs cache bytes, corrupt entries, time (closed pages: none). */
   loadStats(): Promise<LoadStats[]> {
     const none: LoadStats = {
       bytesFromNetwork: 0,
@@ -326,7 +339,9 @@ export class SimulatedRoom {
       sessionMs: 0,
     };
     return Promise.all(
-      this.pages.map((p) => p.evaluate(() => window.__chorus!.loadStats()).then((s) => s ?? none)),
+      this.pages.map((p) =>
+        p.isClosed() ? none : p.evaluate(() => window.__chorus!.loadStats()).then((s) => s ?? none),
+      ),
     );
   }
 

@@ -71,10 +71,32 @@ export class PlanExecutor {
     }
   }
 
+  /**
+   * Loads `target`'s stages on the phones that hold nothing yet (a phone that joined), while the room
+   * still runs the plan it has: `apply` then finds them holding their blocks and only re-wires them.
+   */
+  async prepare(target: Plan, assignments: readonly StageAssignment[]): Promise<void> {
+    const fresh = transition(this.current, target, this.holdings).steps.filter((s) => s.kind === 'load');
+    if (!fresh.length) return;
+    this.ranges.set(target.id, rangesOf(target));
+    this.deps.log(
+      `plan ${target.id}: ${fresh.map((s) => this.deps.nameOf(s.phoneId)).join(', ')} load first`,
+    );
+    await Promise.all(
+      fresh.map((s) => {
+        const k = target.stages.findIndex((st) => st.phoneId === s.phoneId);
+        const ready = this.watch(s.phoneId, target.id, 'ready');
+        if (!this.deps.send(s.phoneId, { kind: 'assign', assignment: assignments[k]! }))
+          this.settle(`${s.phoneId}:${target.id}`, new Error(`${this.deps.nameOf(s.phoneId)} has left`));
+        return ready;
+      }),
+    );
+  }
+
   /** Moves the room to `target` (assignments in stage order); resolves once every phone confirmed it. */
   async apply(target: Plan, assignments: readonly StageAssignment[]): Promise<Transition> {
     const t = transition(this.current, target, this.holdings);
-    this.ranges.set(target.id, new Map(target.stages.map((s) => [s.phoneId, [s.firstBlock, s.lastBlock]])));
+    this.ranges.set(target.id, rangesOf(target));
     const summary = t.steps.map((s) => `${this.deps.nameOf(s.phoneId)} ${s.kind}`).join(', ');
     this.deps.log(`plan ${target.id}: ${summary}; stages from ${t.firstMoved} rebuild their caches`);
     const waits: Promise<void>[] = [];
@@ -126,3 +148,6 @@ export class PlanExecutor {
     else w.resolve();
   }
 }
+
+const rangesOf = (plan: Plan) =>
+  new Map<string, BlockRange>(plan.stages.map((s) => [s.phoneId, [s.firstBlock, s.lastBlock]]));

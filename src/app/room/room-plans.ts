@@ -1,9 +1,10 @@
 /**
- * The room's plans, on the leader: opens a model, surveys the phones, plans, and moves the room from
- * plan to plan — at load, after a measured run shows a clearly better plan, or when asked — through the
- * plan executor (a pure transition carried out with timeouts, back to the plan before when it fails).
- * Answers in flight pause at a token boundary while the plan changes and go on token-identical
- * (pipeline-driver.ts). Every answer is also a measurement the room learns from.
+ * The room's plans, on the leader: opens a model, has the phones measured (room-measurements.ts), plans,
+ * and moves the room from plan to plan — at load, after a measured run shows a clearly better plan,
+ * when the balancer or a fault or a new phone calls for it (balancer.ts, room-recovery.ts), or when
+ * asked — through the plan executor (a pure transition carried out with timeouts, back to the plan
+ * before when it fails). Answers in flight pause at a token boundary while the plan changes and go on
+ * token-identical (pipeline-driver.ts). Every answer is also a measurement the room learns from.
  */
 import { describeProfile } from '../../core/cost/backend-choice';
 import { layerShapeOf } from '../../core/cost/calibration-model';
@@ -14,6 +15,7 @@ import type {
   MessageOf,
   PhoneInfo,
   SamplingParams,
+  StageAssignment,
 } from '../../core/protocol/messages';
 import { backupBlocks } from '../../core/room/backups';
 import { assignments, type Plan, type StagePlan } from '../../core/room/plan';
@@ -22,9 +24,12 @@ import { LEADER_BASE, type ModelChoice, type OpenedModel, openModel } from '../m
 import { type GenerationOutput, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
-import { RoomSurvey, type SurveyResult } from '../room-survey';
 import { Balancer } from './balancer';
 import { PlanExecutor } from './plan-executor';
+import { RoomMeasurements } from './room-measurements';
+import { type FaultEvent, RoomRecovery } from './room-recovery';
+
+export type { FaultEvent } from './room-recovery';
 
 const SELF = 'leader';
 
@@ -42,15 +47,6 @@ export interface ReplanEvent {
   readonly replayMs: number;
   /** When it finished (epoch ms). */
   readonly at: number;
-}
-
-/** A phone of the plan that left mid-answer: when it was noticed, and when the answer went on (epoch ms). */
-export interface FaultEvent {
-  readonly kind: 'fault';
-  readonly phone: string;
-  readonly atToken: number;
-  readonly detectedAt: number;
-  resumedAt: number | null;
 }
 
 export type RoomEvent = ReplanEvent | FaultEvent;
@@ -79,8 +75,8 @@ export class RoomPlans {
   status = '';
   /** What the room's runs taught about its phones and links. */
   readonly learning = new RoomLearning();
-  private surveyed: SurveyResult | null = null;
-  private readonly survey: RoomSurvey;
+  private readonly measurements: RoomMeasurements;
+  private readonly recovery: RoomRecovery;
   private readonly executor: PlanExecutor;
   /** Moves the room mid-answer when a phone slows down (or speeds up) for good. */
   readonly balancer: Balancer;
@@ -92,7 +88,12 @@ export class RoomPlans {
   static readonly REPLAN_GAIN = 0.1;
 
   constructor(private readonly deps: RoomPlansDeps) {
-    this.survey = new RoomSurvey((id, m) => void deps.send(id, m), deps.ping);
+    this.measurements = new RoomMeasurements({
+      send: (id, m) => void deps.send(id, m),
+      ping: deps.ping,
+      self: SELF,
+      log: deps.log,
+    });
     this.executor = new PlanExecutor({
       send: deps.send,
       nameOf: (id) => deps.phones().find((p) => p.id === id)?.name ?? id,
@@ -103,13 +104,13 @@ export class RoomPlans {
       log: deps.log,
       learn: (window) => {
         const rp = this.roomPlan;
-        if (!this.surveyed || !rp) return false;
+        if (!this.measurements.surveyed || !rp) return false;
         this.learntMidAnswer = true;
         return this.learn(window);
       },
       compare: async () => {
         const current = this.roomPlan;
-        if (!this.model || !current || !this.surveyed) return null;
+        if (!this.model || !current || !this.measurements.surveyed) return null;
         const best = await this.plan(activePhones(this.deps.phones()), 'solved');
         if (samePlacement(best.plan, current.plan)) {
           this.deps.log('balance check: the plan in use is still the best');
@@ -123,6 +124,22 @@ export class RoomPlans {
         };
       },
     });
+    this.recovery = new RoomRecovery({
+      driver: () => this.driver,
+      current: () => this.roomPlan,
+      plan: (phones, planner) => this.plan(phones, planner),
+      switchTo: (target, reason) => this.switchTo(target, reason),
+      phones: deps.phones,
+      measurements: this.measurements,
+      shape: () => (this.model ? layerShapeOf(this.model.manifest.config) : null),
+      faults: (e) => this.history.push(e),
+      setStatus: (line) => this.setStatus(line),
+      log: deps.log,
+    });
+  }
+
+  private get surveyed() {
+    return this.measurements.surveyed;
   }
 
   private setStatus(line: string): void {
@@ -131,14 +148,14 @@ export class RoomPlans {
   }
 
   onState(id: string, m: MessageOf<'state'>): void {
-    if (m.state === 'error') this.survey.failed(id, `${this.nameOf(id)}: ${m.detail ?? 'failed'}`);
+    if (m.state === 'error') this.measurements.failed(id, `${this.nameOf(id)}: ${m.detail ?? 'failed'}`);
     this.executor.onState(id, m);
     const { state, loaded, total, detail } = m;
     this.deps.update({ kind: 'state', id, state, loaded, total, detail });
   }
 
   onProfile(id: string, profile: DeviceProfile): void {
-    this.survey.received(id, profile);
+    this.measurements.received(id, profile);
     this.deps.update({ kind: 'measured', id, summary: describeProfile(profile) });
   }
 
@@ -146,71 +163,13 @@ export class RoomPlans {
   readonly history: RoomEvent[] = [];
 
   phoneLeft(id: string, name: string): void {
-    this.survey.forget(id);
+    this.measurements.forget(id);
     this.executor.forget(id);
-    const driver = this.driver;
-    if (!driver?.uses(id)) return;
-    const fault: FaultEvent = {
-      kind: 'fault',
-      phone: id,
-      atToken: driver.tokensOut,
-      detectedAt: Date.now(),
-      resumedAt: null,
-    };
-    this.history.push(fault);
-    void this.recover(driver, `${name} left the room`, fault);
+    this.recovery.phoneLeft(id, name);
   }
 
-  /**
-   * A phone joined (or came back) while a model is loaded: measure it, and re-plan with it at the next
-   * token boundary — with the planner the room was loaded with, so an even room splits over it again.
-   */
   phoneJoined(id: string): void {
-    const model = this.model;
-    const shape = model ? layerShapeOf(model.manifest.config) : null;
-    if (!model || !this.roomPlan) return;
-    void (async () => {
-      if (shape && this.surveyed) {
-        const more = await this.survey.survey([id], [id], shape);
-        this.surveyed = {
-          profiles: new Map([...this.surveyed.profiles, ...more.profiles]),
-          links: new Map([...this.surveyed.links, ...more.links]),
-        };
-      }
-      if (this.model !== model) return;
-      const target = await this.plan(activePhones(this.deps.phones()));
-      if (samePlacement(target.plan, this.roomPlan!.plan)) return;
-      await this.switchTo({ ...target, planner: `${target.planner}, after a phone joined` }, 'rejoin');
-    })().catch((e: unknown) => this.deps.log(`re-planning with a new phone skipped: ${String(e)}`));
-  }
-
-  /**
-   * A phone of the plan is gone: hold the answers, plan over the phones left (measured, whatever chose
-   * the first plan), move there, and let the answers go on from their last token.
-   */
-  private async recover(driver: PipelineDriver, why: string, fault: FaultEvent): Promise<void> {
-    this.deps.log(`${why} mid-plan: re-planning`);
-    await driver.interrupt(why);
-    let target: RoomPlan;
-    try {
-      target = await this.plan(activePhones(this.deps.phones()), 'solved');
-    } catch (e) {
-      const missing = e instanceof Error ? e.message : String(e);
-      driver.failed(`${why}, and the phones left cannot run the model: ${missing}`);
-      this.setStatus(`${why}: the phones left cannot run the model`);
-      return;
-    }
-    try {
-      await this.switchTo({ ...target, planner: `${target.planner}, after ${why}` }, 'fault');
-      const onStep = driver.onStep;
-      driver.onStep = (m, ms) => {
-        fault.resumedAt ??= Date.now();
-        driver.onStep = onStep;
-        onStep?.(m, ms);
-      };
-    } catch (e) {
-      driver.failed(`${why}, and the room could not move on: ${e instanceof Error ? e.message : String(e)}`);
-    }
+    this.recovery.phoneJoined(id);
   }
 
   private nameOf(id: string): string {
@@ -229,34 +188,58 @@ export class RoomPlans {
     this.learning.reset();
     const phones = activePhones(this.deps.phones());
     const shape = layerShapeOf(model.manifest.config);
-    this.surveyed = null;
-    // The solved planner measures every phone first; re-plans then solve too (a fault, a slow phone).
-    // An even room is not measured (the survey costs seconds per phone): its re-plans split evenly.
-    if (shape && this.planner === 'solved')
-      await this.measureRoom(
+    this.measurements.reset();
+    // The solved planner measures every phone first; an even room is measured once it is ready,
+    // between answers. Either way re-plans (a fault, a slow phone) are solved once all are measured.
+    if (shape && this.planner === 'solved') {
+      this.setStatus('measuring the phones and their links…');
+      await this.measurements.measureNow(
         phones.map((p) => p.id),
         shape,
       );
+    }
     await this.switchTo(await this.plan(phones), 'load');
     // Outside the plan change: a phone that leaves during the warm-up re-plans like in any answer.
     if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
+    if (shape && !this.surveyed) this.measureLater(model, shape);
     return this.roomPlan!;
   }
 
-  /** Surveys the phones; the plan in use is priced with what they measured. */
-  private async measureRoom(ids: readonly string[], shape: NonNullable<ReturnType<typeof layerShapeOf>>) {
-    const model = this.model;
-    this.setStatus('measuring the phones and their links…');
-    const surveyed = await this.survey.survey(
-      ids,
-      ids.filter((id) => id !== SELF),
+  /** Measures an even room's phones between answers; then its plan is priced and balancing can start. */
+  private measureLater(model: OpenedModel, shape: NonNullable<ReturnType<typeof layerShapeOf>>): void {
+    this.measurements.measureLater(
+      () => activePhones(this.deps.phones()).map((p) => p.id),
       shape,
+      () => this.answersIdle(),
+      () => {
+        if (this.model !== model || !this.roomPlan) return;
+        this.roomPlan = { ...this.roomPlan, ...this.priced(this.roomPlan.plan) };
+        this.balancer.moved(); // steps timed while phones measured themselves say nothing
+        // The same assignments again (each phone keeps its stage), now with backups sized to what
+        // each phone can hold.
+        const plan = this.roomPlan.plan;
+        this.assignmentsFor(plan).forEach((assignment, k) => {
+          this.deps.send(plan.stages[k]!.phoneId, { kind: 'assign', assignment });
+        });
+        this.deps.status();
+      },
     );
-    if (this.model !== model) return;
-    this.surveyed = surveyed;
-    if (this.roomPlan) this.roomPlan = { ...this.roomPlan, ...this.priced(this.roomPlan.plan) };
+  }
+
+  /** Whether every phone of the room is measured (tests and the simulator wait for it). */
+  get measured(): boolean {
+    return this.surveyed !== null;
+  }
+
+  /** Answers asked for but waiting for a phone to finish measuring itself. */
+  private waitingAnswers = 0;
+
+  /** Resolves once no answer runs or waits to (polled: a measurement can wait a moment). */
+  private async answersIdle(): Promise<void> {
+    while (this.waitingAnswers > 0 || (this.driver?.inFlight ?? 0) > 0)
+      await new Promise((r) => setTimeout(r, 200));
   }
 
   private plan(phones: readonly PhoneInfo[], planner: Planner = this.planner): Promise<RoomPlan> {
@@ -306,6 +289,9 @@ export class RoomPlans {
   private async doSwitch(target: RoomPlan, reason: string): Promise<void> {
     const before = this.roomPlan;
     this.setStatus(`loading blocks (${target.planner})…`);
+    // Phones new to the room load their blocks while the answers still run on the plan before: only
+    // the phones that change what they hold make the answers wait.
+    if (this.driver) await this.executor.prepare(target.plan, this.assignmentsFor(target.plan));
     const t0 = performance.now();
     const atToken = this.driver?.tokensOut ?? 0;
     await this.driver?.pause();
@@ -356,7 +342,6 @@ export class RoomPlans {
 
   /** Sends the assignments, waits for every phone, then lets the paused answers go on under the plan. */
   private async carryOut(target: RoomPlan): Promise<{ loadMs: number; replayMs: number }> {
-    const model = this.model!;
     const plan = target.plan;
     for (const p of this.deps.phones()) {
       const s = plan.stages.find((st) => st.phoneId === p.id);
@@ -370,13 +355,27 @@ export class RoomPlans {
           detail: `left out of this plan: ${out.reason}`,
         });
     }
+    const t0 = performance.now();
+    const t = await this.executor.apply(plan, this.assignmentsFor(plan));
+    const t1 = performance.now();
+    this.roomPlan = target;
+    await this.driver?.resume(plan, t.firstMoved);
+    return { loadMs: t1 - t0, replayMs: performance.now() - t1 };
+  }
+
+  /** Every stage's assignment under `plan`, in stage order. */
+  private assignmentsFor(plan: Plan): StageAssignment[] {
+    const model = this.model!;
     const peer = (id: string | null) => (id === SELF ? this.deps.selfPeerId : id);
     // The leader's own tab holds a model it opened in memory: its stage needs no backups on disk.
     const inMemory = model.base.startsWith(LEADER_BASE);
-    const sent = assignments(model.manifest, plan, model.base).map((a, k) => {
+    const blockBytes = model.manifest.blocks.map((b) => b.graph.bytes + (b.weights?.bytes ?? 0));
+    return assignments(model.manifest, plan, model.base).map((a, k) => {
       const phoneId = plan.stages[k]!.phoneId;
       const profile = this.surveyed?.profiles.get(phoneId);
-      const backups = inMemory && phoneId === SELF ? [] : backupBlocks(plan.stages, k);
+      const budgetBytes = profile?.memoryBudgetBytes;
+      const limits = budgetBytes ? { budgetBytes, blockBytes } : undefined;
+      const backups = inMemory && phoneId === SELF ? [] : backupBlocks(plan.stages, k, limits);
       // Each phase runs where the profile this plan was priced with says; others reach the leader by id.
       return {
         ...a,
@@ -386,12 +385,6 @@ export class RoomPlans {
         ...(backups.length ? { backups } : {}),
       };
     });
-    const t0 = performance.now();
-    const t = await this.executor.apply(plan, sent);
-    const t1 = performance.now();
-    this.roomPlan = target;
-    await this.driver?.resume(plan, t.firstMoved);
-    return { loadMs: t1 - t0, replayMs: performance.now() - t1 };
   }
 
   /**
@@ -475,6 +468,20 @@ export class RoomPlans {
   ): Promise<GenerationOutput> {
     const driver = this.driver;
     if (!driver) return Promise.reject(new Error('load a model first'));
+    // A phone timing itself would slow this answer down: the one measuring now finishes first.
+    this.waitingAnswers++;
+    return this.measurements.settled().then(() => {
+      this.waitingAnswers--;
+      return this.run(driver, input, params, onToken);
+    });
+  }
+
+  private run(
+    driver: PipelineDriver,
+    input: { text: string } | { ids: number[] },
+    params: SamplingParams,
+    onToken: (text: string, ids: readonly number[]) => void,
+  ): Promise<GenerationOutput> {
     const before = this.roomPlan;
     this.learntMidAnswer = false;
     return driver.generate(input, params, newId(), onToken).then((r) => {

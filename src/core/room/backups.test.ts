@@ -31,6 +31,16 @@ describe('backupBlocks', () => {
     expect(covered(2, 7, 13)).toBe(true);
   });
 
+  it('with what the phone can hold: the neighbours first, then the rest nearest first, up to its budget', () => {
+    const blockBytes = new Array(14).fill(10);
+    expect(backupBlocks(stages, 0, { budgetBytes: 1000, blockBytes })).toEqual([
+      5, 6, 7, 8, 9, 10, 11, 12, 13,
+    ]);
+    // 5 own blocks + 3 more fit in 80 bytes.
+    expect(backupBlocks(stages, 0, { budgetBytes: 80, blockBytes })).toEqual([5, 6, 7]);
+    expect(backupBlocks(stages, 2, { budgetBytes: 140, blockBytes })).toEqual([9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
+  });
+
   it('is empty for a lone stage or an unknown index', () => {
     expect(backupBlocks([stages[0]!], 0)).toEqual([]);
     expect(backupBlocks(stages, 5)).toEqual([]);
