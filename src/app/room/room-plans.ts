@@ -15,39 +15,23 @@ import type {
   MessageOf,
   PhoneInfo,
   SamplingParams,
-  StageAssignment,
 } from '../../core/protocol/messages';
-import { backupBlocks } from '../../core/room/backups';
-import { assignments, type Plan, type StagePlan } from '../../core/room/plan';
+import type { Plan, StagePlan } from '../../core/room/plan';
 import { activePhones, type RosterEvent } from '../../core/room/roster';
-import { LEADER_BASE, type ModelChoice, type OpenedModel, openModel } from '../model-source';
-import { type GenerationOutput, PipelineDriver } from '../pipeline-driver';
+import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
+import type { GenerationOutput, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
 import { Balancer } from './balancer';
 import { PlanExecutor } from './plan-executor';
+import { PlanSwitch, type ReplanEvent } from './plan-switch';
 import { RoomMeasurements } from './room-measurements';
 import { type FaultEvent, RoomRecovery } from './room-recovery';
 
+export type { ReplanEvent } from './plan-switch';
 export type { FaultEvent } from './room-recovery';
 
 const SELF = 'leader';
-
-/** A plan change: why, when (tokens of the answer in flight), from and to which plan, how long answers waited. */
-export interface ReplanEvent {
-  readonly kind: 'replan';
-  readonly atToken: number;
-  readonly reason: string;
-  readonly fromPlan: string | null;
-  readonly toPlan: string;
-  readonly stages: readonly StagePlan[];
-  readonly pauseMs: number;
-  /** Of the pause: the phones loading their new blocks, then the answers' caches rebuilt (replay). */
-  readonly loadMs: number;
-  readonly replayMs: number;
-  /** When it finished (epoch ms). */
-  readonly at: number;
-}
 
 export type RoomEvent = ReplanEvent | FaultEvent;
 
@@ -67,10 +51,8 @@ const newId = () => Math.random().toString(36).slice(2, 10);
 
 export class RoomPlans {
   model: OpenedModel | null = null;
-  roomPlan: RoomPlan | null = null;
   /** The plan, with its predictions as they stood when the last answer started. */
   lastRunPlan: RoomPlan | null = null;
-  driver: PipelineDriver | null = null;
   planner: Planner = 'solved';
   status = '';
   /** What the room's runs taught about its phones and links. */
@@ -78,12 +60,11 @@ export class RoomPlans {
   private readonly measurements: RoomMeasurements;
   private readonly recovery: RoomRecovery;
   private readonly executor: PlanExecutor;
+  private readonly switcher: PlanSwitch;
   /** Moves the room mid-answer when a phone slows down (or speeds up) for good. */
   readonly balancer: Balancer;
   /** Mid-answer learning already took this answer's steps in: the answer's end adds nothing. */
   private learntMidAnswer = false;
-  /** Plan changes run one at a time. */
-  private changing: Promise<unknown> = Promise.resolve();
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
   static readonly REPLAN_GAIN = 0.1;
 
@@ -124,6 +105,25 @@ export class RoomPlans {
         };
       },
     });
+    this.switcher = new PlanSwitch({
+      self: SELF,
+      selfPeerId: deps.selfPeerId,
+      executor: this.executor,
+      model: () => this.model!,
+      profiles: () => this.surveyed?.profiles ?? null,
+      phones: deps.phones,
+      send: deps.send,
+      update: deps.update,
+      setStatus: (line) => this.setStatus(line),
+      log: deps.log,
+      driverReady: (driver) => {
+        driver.onStep = (m, ms) => this.balancer.step(m, ms);
+      },
+      moved: (e) => {
+        this.balancer.moved();
+        this.history.push(e);
+      },
+    });
     this.recovery = new RoomRecovery({
       driver: () => this.driver,
       current: () => this.roomPlan,
@@ -140,6 +140,18 @@ export class RoomPlans {
 
   private get surveyed() {
     return this.measurements.surveyed;
+  }
+
+  /** The plan the room runs, with its predictions. */
+  get roomPlan(): RoomPlan | null {
+    return this.switcher.current;
+  }
+  private set roomPlan(rp: RoomPlan | null) {
+    this.switcher.current = rp;
+  }
+
+  get driver(): PipelineDriver | null {
+    return this.switcher.driver;
   }
 
   private setStatus(line: string): void {
@@ -181,9 +193,8 @@ export class RoomPlans {
     this.setStatus('opening the model…');
     const model = await openModel(choice, (line) => this.setStatus(line));
     this.driver?.failed('the room loaded another model');
-    this.driver = null;
+    this.switcher.reset();
     this.model = model;
-    this.roomPlan = null;
     this.executor.reset();
     this.learning.reset();
     const phones = activePhones(this.deps.phones());
@@ -217,12 +228,7 @@ export class RoomPlans {
         if (this.model !== model || !this.roomPlan) return;
         this.roomPlan = { ...this.roomPlan, ...this.priced(this.roomPlan.plan) };
         this.balancer.moved(); // steps timed while phones measured themselves say nothing
-        // The same assignments again (each phone keeps its stage), now with backups sized to what
-        // each phone can hold.
-        const plan = this.roomPlan.plan;
-        this.assignmentsFor(plan).forEach((assignment, k) => {
-          this.deps.send(plan.stages[k]!.phoneId, { kind: 'assign', assignment });
-        });
+        this.switcher.refreshBackups();
         this.deps.status();
       },
     );
@@ -276,115 +282,9 @@ export class RoomPlans {
     return this.switchTo(rp, reason).then(() => rp);
   }
 
-  /**
-   * Applies `target` (one change at a time): pauses the answers, carries the transition out, and has
-   * them rebuild their caches from the first moved stage. A failed change goes back to the plan before.
-   */
+  /** Applies `target`, one change at a time (plan-switch.ts). */
   private switchTo(target: RoomPlan, reason: string): Promise<void> {
-    const run = this.changing.then(() => this.doSwitch(target, reason));
-    this.changing = run.catch(() => {});
-    return run;
-  }
-
-  private async doSwitch(target: RoomPlan, reason: string): Promise<void> {
-    const before = this.roomPlan;
-    this.setStatus(`loading blocks (${target.planner})…`);
-    // Phones new to the room load their blocks while the answers still run on the plan before: only
-    // the phones that change what they hold make the answers wait.
-    if (this.driver) await this.executor.prepare(target.plan, this.assignmentsFor(target.plan));
-    const t0 = performance.now();
-    const atToken = this.driver?.tokensOut ?? 0;
-    await this.driver?.pause();
-    try {
-      const { loadMs, replayMs } = await this.carryOut(target);
-      this.balancer.moved();
-      this.history.push({
-        kind: 'replan',
-        atToken,
-        reason,
-        fromPlan: before?.plan.id ?? null,
-        toPlan: target.plan.id,
-        stages: target.plan.stages.map((s) => ({
-          phoneId: s.phoneId,
-          firstBlock: s.firstBlock,
-          lastBlock: s.lastBlock,
-        })),
-        pauseMs: performance.now() - t0,
-        loadMs,
-        replayMs,
-        at: Date.now(),
-      });
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      if (!before || !this.driver) throw e;
-      this.deps.log(
-        `moving to plan ${target.plan.id} (${reason}) failed: ${why}; back to plan ${before.plan.id}`,
-      );
-      try {
-        await this.carryOut(before);
-      } catch (again) {
-        this.driver.failed(`the room could not move to a new plan, nor back: ${String(again)}`);
-        await this.driver.resume(before.plan, before.plan.stages.length);
-      }
-      throw e;
-    }
-    if (!before || !this.driver) {
-      this.driver = new PipelineDriver(
-        this.model!.manifest,
-        target.plan,
-        this.model!.tokenizer,
-        this.deps.send,
-        this.deps.log,
-      );
-      this.driver.onStep = (m, ms) => this.balancer.step(m, ms);
-    }
-  }
-
-  /** Sends the assignments, waits for every phone, then lets the paused answers go on under the plan. */
-  private async carryOut(target: RoomPlan): Promise<{ loadMs: number; replayMs: number }> {
-    const plan = target.plan;
-    for (const p of this.deps.phones()) {
-      const s = plan.stages.find((st) => st.phoneId === p.id);
-      this.deps.update({ kind: 'assigned', id: p.id, blocks: s ? [s.firstBlock, s.lastBlock] : undefined });
-      const out = target.leftOut.find((l) => l.phoneId === p.id);
-      if (out)
-        this.deps.update({
-          kind: 'state',
-          id: p.id,
-          state: 'idle',
-          detail: `left out of this plan: ${out.reason}`,
-        });
-    }
-    const t0 = performance.now();
-    const t = await this.executor.apply(plan, this.assignmentsFor(plan));
-    const t1 = performance.now();
-    this.roomPlan = target;
-    await this.driver?.resume(plan, t.firstMoved);
-    return { loadMs: t1 - t0, replayMs: performance.now() - t1 };
-  }
-
-  /** Every stage's assignment under `plan`, in stage order. */
-  private assignmentsFor(plan: Plan): StageAssignment[] {
-    const model = this.model!;
-    const peer = (id: string | null) => (id === SELF ? this.deps.selfPeerId : id);
-    // The leader's own tab holds a model it opened in memory: its stage needs no backups on disk.
-    const inMemory = model.base.startsWith(LEADER_BASE);
-    const blockBytes = model.manifest.blocks.map((b) => b.graph.bytes + (b.weights?.bytes ?? 0));
-    return assignments(model.manifest, plan, model.base).map((a, k) => {
-      const phoneId = plan.stages[k]!.phoneId;
-      const profile = this.surveyed?.profiles.get(phoneId);
-      const budgetBytes = profile?.memoryBudgetBytes;
-      const limits = budgetBytes ? { budgetBytes, blockBytes } : undefined;
-      const backups = inMemory && phoneId === SELF ? [] : backupBlocks(plan.stages, k, limits);
-      // Each phase runs where the profile this plan was priced with says; others reach the leader by id.
-      return {
-        ...a,
-        nextPeer: peer(a.nextPeer),
-        prevPeer: peer(a.prevPeer),
-        ...(profile ? { phases: { decode: profile.decodeOn, prefill: profile.prefillOn } } : {}),
-        ...(backups.length ? { backups } : {}),
-      };
-    });
+    return this.switcher.switchTo(target, reason);
   }
 
   /**
