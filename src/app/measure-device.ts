@@ -42,8 +42,13 @@ async function timeRuns(
     times.push(r.ms);
     if (r.ms > giveUpAboveMs) break;
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1]!;
+  return middle(times);
+}
+
+/** The median of some run times (the upper middle for an even count). */
+function middle(times: readonly number[]): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
 }
 
 function load(
@@ -157,10 +162,12 @@ export async function memoryBudget(userCapMB: number | null): Promise<MemoryBudg
 export interface MeasureOptions {
   readonly newBackend: () => StageBackend;
   /**
-   * The phone's own stage worker when it holds no stage: its runtime is started already, so the
-   * single-thread timings run there instead of paying a fresh runtime's seconds. Unloaded after.
+   * The phone's own stage worker, whose runtime is started already, so the single-thread timings run
+   * there instead of paying a fresh runtime's seconds: loaded into it when it holds no stage (and
+   * unloaded after), or timed beside the stage it serves (`calibrate`). A serving phone skips the
+   * all-threads timing: a second runtime would cost it seconds between answers.
    */
-  readonly idleStage?: StageBackend | null;
+  readonly own?: { readonly backend: StageBackend; readonly serving: boolean };
   readonly slowdown: number;
   readonly memoryCapMB: number | null;
   /** The browser gives a WebGPU adapter (so timing WebGPU can tell something). */
@@ -174,28 +181,52 @@ export async function measureDevice(shape: LayerShape, opts: MeasureOptions): Pr
   // Asked first: the tab's memory in use resolves only at a garbage collection, seconds away at times.
   const budgetSoon = memoryBudget(opts.memoryCapMB);
   const cores = navigator.hardwareConcurrency ?? 1;
-  const allThreads = cores > 1 && globalThis.crossOriginIsolated;
+  const serving = opts.own?.serving ? opts.own.backend : null;
+  const allThreads = cores > 1 && globalThis.crossOriginIsolated && !serving;
   // The all-threads runtime starts (seconds of wasm start-up) while the single thread is timed: on a
   // phone with spare cores it costs those timings little, and it saves the phone's join its wait.
   const many = allThreads ? opts.newBackend() : null;
   const manyLoaded = many ? load(many, layerKernelModel(shape), 'x', 'y', cores) : null;
   manyLoaded?.catch(() => {}); // awaited below; never an unhandled rejection meanwhile
-  const own = opts.idleStage ?? null;
-  const single = own ?? opts.newBackend();
+  const own = opts.own && !opts.own.serving ? opts.own.backend : null;
   let decodeMs: number;
   let prefillMs: number;
   let perOpMs: number;
   let backendName: string;
-  try {
-    await load(single, { graph: dispatchChainModel(), weights: {} }, 'small', 'z', 1);
-    perOpMs = (await timeRuns(single, 'small', filled([1, 1, 8]), 20)) / DISPATCH_CHAIN_OPS;
-    const kernel = layerKernelModel(shape);
-    backendName = (await load(single, kernel, 'x', 'y', 1)).backend;
-    decodeMs = await timeRuns(single, 'x', filled([1, 1, shape.hidden]), 8);
-    prefillMs = await timeRuns(single, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
-  } finally {
-    if (own) await own.unload();
-    else await single.dispose();
+  if (serving) {
+    const [chain] = await serving.calibrate({
+      graph: dispatchChainModel(),
+      weights: {},
+      input: 'small',
+      output: 'z',
+      runs: [{ x: filled([1, 1, 8]), times: 20 }],
+    });
+    perOpMs = middle(chain!) / DISPATCH_CHAIN_OPS;
+    const [decode, prefill] = await serving.calibrate({
+      ...layerKernelModel(shape),
+      input: 'x',
+      output: 'y',
+      runs: [
+        { x: filled([1, 1, shape.hidden]), times: 8 },
+        { x: filled([1, PREFILL_TOKENS, shape.hidden]), times: 2 },
+      ],
+    });
+    decodeMs = middle(decode!);
+    prefillMs = middle(prefill!);
+    backendName = 'wasm (1 thread)';
+  } else {
+    const single = own ?? opts.newBackend();
+    try {
+      await load(single, { graph: dispatchChainModel(), weights: {} }, 'small', 'z', 1);
+      perOpMs = (await timeRuns(single, 'small', filled([1, 1, 8]), 20)) / DISPATCH_CHAIN_OPS;
+      const kernel = layerKernelModel(shape);
+      backendName = (await load(single, kernel, 'x', 'y', 1)).backend;
+      decodeMs = await timeRuns(single, 'x', filled([1, 1, shape.hidden]), 8);
+      prefillMs = await timeRuns(single, 'x', filled([1, PREFILL_TOKENS, shape.hidden]), 2);
+    } finally {
+      if (own) await own.unload();
+      else await single.dispose();
+    }
   }
   let multi: Pick<DeviceProfile, 'prefillMsAllThreads' | 'allThreads'> = {};
   if (many && manyLoaded) {

@@ -43,7 +43,10 @@ export interface StageHostDeps {
   /** Opens (or reuses) a link to another phone of the room. */
   readonly linkTo: (peerId: string) => Promise<Link>;
   /** Times this phone on the calibration kernel (app/measure-device.ts). */
-  readonly measure: (shape: LayerShapeSpec, idleStage: StageBackend | null) => Promise<DeviceProfile>;
+  readonly measure: (
+    shape: LayerShapeSpec,
+    own: { readonly backend: StageBackend; readonly serving: boolean },
+  ) => Promise<DeviceProfile>;
   /** The runtime of each phase when the assignment names none (default: wasm for both). */
   readonly phases?: PhaseBackends;
   /** The block cache (IndexedDB in the browser); null: always download. */
@@ -153,20 +156,24 @@ export class StageHost {
   }
 
   private async measure(shape: LayerShapeSpec): Promise<void> {
+    // A phone that runs a stage goes on showing (and being) ready: it times kernels beside its stage.
+    const serving = this.assignment !== null;
     const before = this.state;
-    this.report('measuring', { detail: 'timing the calibration kernel' });
+    if (!serving) this.report('measuring', { detail: 'timing the calibration kernel' });
     try {
       const t0 = performance.now();
-      const profile = await this.deps.measure(shape, this.assignment ? null : this.deps.backend);
+      const profile = await this.deps.measure(shape, { backend: this.deps.backend, serving });
       this.deps.log(`measured this phone in ${(performance.now() - t0).toFixed(0)} ms`);
       this.deps.leader.send({ kind: 'profile', profile });
-      this.report(before === 'joining' ? 'idle' : before, {
-        detail: `measured: decode on ${profile.decodeOn}, prefill on ${profile.prefillOn}`,
-      });
+      if (!serving)
+        this.report(before === 'joining' ? 'idle' : before, {
+          detail: `measured: decode on ${profile.decodeOn}, prefill on ${profile.prefillOn}`,
+        });
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`measuring failed: ${message}`);
-      this.report('error', { detail: `could not measure this phone: ${message}` });
+      // A serving phone stays in the room as it is; the leader's survey gives up on it by its timeout.
+      if (!serving) this.report('error', { detail: `could not measure this phone: ${message}` });
     }
   }
 

@@ -5,7 +5,7 @@
 import type { PhaseBackends } from './cost/backend-choice';
 import type { IOSpec } from './graph/manifest';
 import type { Message } from './protocol/messages';
-import type { NamedTensors } from './tensor';
+import type { NamedTensors, Tensor } from './tensor';
 
 /** One loaded ONNX model (a stage, or a whole model) in some runtime: onnxruntime-web, -node, ... */
 export interface ModelSession {
@@ -39,6 +39,16 @@ export interface StageLoadRequest {
   readonly phases?: PhaseBackends;
 }
 
+/** A throwaway model to time beside a loaded stage (a serving phone measuring itself). */
+export interface CalibrationRequest {
+  readonly graph: Uint8Array;
+  readonly weights: Readonly<Record<string, Uint8Array>>;
+  readonly input: string;
+  readonly output: string;
+  /** Each input to time, and how many timed runs (after one untimed run) it gets. */
+  readonly runs: readonly { readonly x: Tensor; readonly times: number }[];
+}
+
 export interface StageStepResult {
   /** The stage's non-cache outputs (its share of the data-transmission map, or the logits row). */
   readonly outputs: NamedTensors;
@@ -68,6 +78,12 @@ export interface StageBackend {
    * KV cache now; `kvBytes`: the bytes those caches hold (what a phone's memory budget must cover).
    */
   stats(): Promise<{ readonly loads: number; readonly activeRequests: number; readonly kvBytes: number }>;
+  /**
+   * Times `req`'s model in a session of its own beside the loaded stage, which it leaves untouched (its
+   * session, its KV caches), on the runtime the stage's wasm phase uses; the emulated slowdown applies.
+   * Per input, the ms of each timed run.
+   */
+  calibrate(req: CalibrationRequest): Promise<number[][]>;
   /** Emulate a phone k (≥ 1) times slower from the next step on: benchmarks change it mid-run. */
   setSlowdown(k: number): Promise<void>;
   /** Frees everything for good; later calls are errors. */

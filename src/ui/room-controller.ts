@@ -202,10 +202,10 @@ export class RoomController implements ReactiveController {
           : PeerNode.open(server, await phoneIdentity()).catch(() => PeerNode.open(server)),
       caps,
       backend: new WorkerStageBackend({ slowdown, warm: true }),
-      measure: async (shape: LayerShapeSpec, idleStage: StageBackend | null) =>
+      measure: async (shape: LayerShapeSpec, own: { backend: StageBackend; serving: boolean }) =>
         measureDevice(shape, {
           newBackend: () => new WorkerStageBackend({ slowdown }),
-          idleStage,
+          own,
           slowdown,
           memoryCapMB,
           // Only with an adapter: timing WebGPU starts a runtime (seconds) just to find there is none.

@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import type { StageLoadResult, StageStats } from '../core/pipeline/local-stage';
-import type { StageBackend, StageLoadRequest, StageStepResult } from '../core/ports';
+import type { CalibrationRequest, StageBackend, StageLoadRequest, StageStepResult } from '../core/ports';
 import type { NamedTensors, TensorData } from '../core/tensor';
 import type { InferenceWorkerApi, RuntimeOptions } from './worker-protocol';
 import { WorkerConnection } from './worker-rpc';
@@ -73,6 +73,10 @@ export class WorkerStageBackend implements StageBackend {
     return this.rpc.call(`step ${step} of request ${requestId}`, (w) =>
       w.step(requestId, step, Comlink.transfer(sent, [...transfer])),
     );
+  }
+
+  calibrate(req: CalibrationRequest): Promise<number[][]> {
+    return this.rpc.call('calibrate', (w) => w.calibrate(req));
   }
 
   release(requestId: string): Promise<void> {

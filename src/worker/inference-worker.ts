@@ -63,6 +63,7 @@ const api: InferenceWorkerApi = {
       // Hand the outputs' buffers to the page instead of copying them; this worker drops them anyway.
       return Comlink.transfer(result, transferablesOf(result.outputs));
     }),
+  calibrate: (req) => asError(() => backend.calibrate(req)),
   release: (requestId) => asError(() => backend.release(requestId)),
   unload: () => asError(() => backend.unload()),
   stats: () => asError(() => backend.stats()),

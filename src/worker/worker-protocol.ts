@@ -3,7 +3,7 @@
  * calls it): the StageBackend's calls, with `load` also carrying how to set up onnxruntime.
  */
 import type { StageLoadResult, StageStats } from '../core/pipeline/local-stage';
-import type { StageLoadRequest, StageStepResult } from '../core/ports';
+import type { CalibrationRequest, StageLoadRequest, StageStepResult } from '../core/ports';
 import type { NamedTensors } from '../core/tensor';
 
 /** How the worker should set up onnxruntime; fixed by the first load (onnxruntime reads it once). */
@@ -20,6 +20,7 @@ export interface InferenceWorkerApi {
   warm(runtime: RuntimeOptions): Promise<void>;
   load(req: StageLoadRequest, runtime: RuntimeOptions): Promise<StageLoadResult>;
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
+  calibrate(req: CalibrationRequest): Promise<number[][]>;
   release(requestId: string): Promise<void>;
   unload(): Promise<void>;
   stats(): Promise<StageStats>;

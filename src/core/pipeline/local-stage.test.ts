@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locateModel, shardModel } from '../../../tools/shard/shard-model';
 import { nodeSessionFactory } from '../../adapters/ort/node';
+import { layerKernelModel } from '../cost/calibration-model';
 import type { Manifest } from '../graph/manifest';
 import { mergeStage } from '../graph/merge-stage';
 import type { StageLoadRequest } from '../ports';
@@ -167,6 +168,39 @@ describe('LocalStageBackend on onnxruntime-node, stories260k in 3 stages', () =>
       expect(waits).toHaveLength(1);
       expect(waits[0]).toBeGreaterThan(0);
       await expect(b.setSlowdown(0.5)).rejects.toThrow(/slowdown must be a number ≥ 1/);
+    } finally {
+      await b.dispose();
+    }
+  });
+
+  it('times a calibration model beside a loaded stage, leaving the stage and its caches untouched', async () => {
+    const waits: number[] = [];
+    const b = new LocalStageBackend(nodeSessionFactory, { sleep: (ms) => void waits.push(ms), slowdown: 2 });
+    try {
+      const first = stepInputs(dataSpecs(), reference.prompts[0]!.prompt_ids, 0);
+      await b.load(requests[0]!);
+      await b.step('a', 0, first);
+      const kernel = layerKernelModel({ hidden: 64, kvDim: 32, intermediate: 172 });
+      const x = (n: number) => ({
+        dtype: 'float32' as const,
+        dims: [1, n, 64],
+        data: new Float32Array(n * 64),
+      });
+      const times = await b.calibrate({
+        ...kernel,
+        input: 'x',
+        output: 'y',
+        runs: [
+          { x: x(1), times: 3 },
+          { x: x(4), times: 2 },
+        ],
+      });
+      expect(times.map((t) => t.length)).toEqual([3, 2]);
+      expect(times.flat().every((t) => t > 0)).toBe(true);
+      expect(waits.length).toBeGreaterThanOrEqual(7); // the slowdown applies to every run, the untimed ones too
+      expect(await b.stats()).toMatchObject({ loads: 1, activeRequests: 1 });
+      const next = stepInputs(dataSpecs(), [403], reference.prompts[0]!.prompt_ids.length);
+      await expect(b.step('a', 1, next)).resolves.toBeDefined(); // its cache is still there
     } finally {
       await b.dispose();
     }

@@ -4,7 +4,13 @@
  * (sessions per phase, name checks, KV caches, trimming the logits, emulated slowness) lives here once,
  * so the room protocol can be tested in Node on real models and the worker is only plumbing.
  */
-import type { ModelSession, StageBackend, StageLoadRequest, StageStepResult } from '../ports';
+import type {
+  CalibrationRequest,
+  ModelSession,
+  StageBackend,
+  StageLoadRequest,
+  StageStepResult,
+} from '../ports';
 import type { ComputeBackend, PhaseBackends } from '../protocol/messages';
 import type { NamedTensors } from '../tensor';
 import { lastLogitsRow, StageRunner } from './stage-runner';
@@ -172,6 +178,30 @@ export class LocalStageBackend implements StageBackend {
         ? `decode on ${name(phases.decode)}, prefill on ${name(phases.prefill)}`
         : name(phases.decode);
     return { backend, loadMs: performance.now() - t0, ...(adapter ? { adapter } : {}) };
+  }
+
+  calibrate(req: CalibrationRequest): Promise<number[][]> {
+    return this.serial('calibrate', () => this.calibrateNow(req));
+  }
+
+  private async calibrateNow(req: CalibrationRequest): Promise<number[][]> {
+    const session = await this.createSession(req.graph, req.weights, 'wasm');
+    try {
+      const out: number[][] = [];
+      for (const { x, times } of req.runs) {
+        const ms: number[] = [];
+        for (let i = 0; i <= times; i++) {
+          const t0 = performance.now();
+          await session.run({ [req.input]: x }, [req.output]);
+          if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
+          if (i > 0) ms.push(performance.now() - t0); // the first run pays one-time costs
+        }
+        out.push(ms);
+      }
+      return out;
+    } finally {
+      await session.release();
+    }
   }
 
   private async stepNow(requestId: string, n: number, tensors: NamedTensors): Promise<StageStepResult> {
