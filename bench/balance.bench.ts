@@ -3,6 +3,8 @@
  * Tokens/s over the stretch after the slowdown, with runtime balancing on and off, side by side, and
  * against a room planned from the start for the new speeds (the best it could do).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { RoomChange } from '../tools/room/scenario';
 import { SimulatedRoom } from '../tools/room/simulator';
 import { type Benchmark, median, type Row, spread } from './harness';
@@ -33,17 +35,61 @@ async function run(
   });
   try {
     await room.loadModel(mount.name, 600_000, opts.slowFromStart ? 'solved' : 'even');
+    await room.waitForMeasured();
     await room.waitForBackups();
     const promptIds = [1, 2, 3, 4, 5, 6, 7, 8];
+    const before = await room.leader.evaluate(() => window.__chorus!.plan()!.stages);
     const r = await room.generateWith(
       { promptIds, maxNewTokens: TOKENS },
       opts.slowFromStart ? [] : [SLOW],
       900_000,
     );
-    return { tokensPerSecond: rateAfter(r.stepMs, SLOW_AT), replans: r.replans, plan: r.plan.stages };
+    const move = r.replans.find((x) => x.reason === 'slow');
+    const transfer = move ? await transferCost(room, mount.dir, before, move, promptIds.length) : null;
+    return {
+      tokensPerSecond: rateAfter(r.stepMs, SLOW_AT),
+      replans: r.replans,
+      plan: r.plan.stages,
+      ...(move && transfer ? { replayMs: move.replayMs, transfer } : {}),
+    };
   } finally {
     await room.close();
   }
+}
+
+/**
+ * What moving the moved layers' KV caches over the data channel would have cost instead of the replay:
+ * their bytes at the move (2 × kv heads × head dim × 4 bytes per layer and token), sent for real from
+ * the leader to the phone that took the most of them, on the room's own link, timed to its answer.
+ */
+async function transferCost(
+  room: SimulatedRoom,
+  dir: string,
+  before: readonly { phoneId: string; firstBlock: number; lastBlock: number }[],
+  move: { atToken: number; stages: { phone: number | string; firstBlock: number; lastBlock: number }[] },
+  promptTokens: number,
+) {
+  const config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, number>;
+  const layers = config.num_hidden_layers!;
+  const headDim = config.head_dim ?? config.hidden_size! / config.num_attention_heads!;
+  const perLayerToken = 2 * (config.num_key_value_heads ?? config.num_attention_heads!) * headDim * 4;
+  const owner = (stages: readonly { firstBlock: number; lastBlock: number }[], b: number) =>
+    stages.findIndex((s) => b >= s.firstBlock && b <= s.lastBlock);
+  const oldPhone = (b: number) => room.indexOf(before[owner(before, b)]?.phoneId ?? '') ?? -1;
+  const newPhone = (b: number) => move.stages[owner(move.stages, b)]?.phone ?? -1;
+  // Blocks 1 … layers are the decoder layers (block 0 embeds, the last one is the head).
+  const taken = new Map<number | string, number>();
+  for (let b = 1; b <= layers; b++)
+    if (oldPhone(b) !== newPhone(b)) taken.set(newPhone(b), (taken.get(newPhone(b)) ?? 0) + 1);
+  const movedLayers = [...taken.values()].reduce((a, b) => a + b, 0);
+  const bytes = movedLayers * perLayerToken * (promptTokens + move.atToken);
+  const to = [...taken].sort((a, b) => b[1] - a[1]).find(([p]) => p !== 0)?.[0];
+  const id = typeof to === 'number' ? await room.pages[to]!.evaluate(() => window.__chorus!.id()!) : null;
+  const ms: number[] = [];
+  if (id && bytes > 0)
+    for (let i = 0; i < 3; i++)
+      ms.push(await room.leader.evaluate(([p, n]) => window.__chorus!.probe(p, n), [id, bytes] as const));
+  return { movedLayers, bytes, ms: ms.length ? median(ms) : 0 };
 }
 
 const benchmark: Benchmark = {
@@ -55,6 +101,8 @@ const benchmark: Benchmark = {
     const on: number[] = [];
     const off: number[] = [];
     const fresh: number[] = [];
+    const replay: number[] = [];
+    const transfer: number[] = [];
     const detail: Record<string, unknown>[] = [];
     for (let i = 0; i < ctx.repeats; i++) {
       // Interleaved, so each triple runs close in time on this machine's shared cores.
@@ -64,6 +112,10 @@ const benchmark: Benchmark = {
       on.push(a.tokensPerSecond);
       off.push(b.tokensPerSecond);
       fresh.push(c.tokensPerSecond);
+      if (a.transfer) {
+        replay.push(a.replayMs!);
+        transfer.push(a.transfer.ms);
+      }
       detail.push({ on: a, off: b, fresh: c });
       ctx.log(
         `balance: on ${a.tokensPerSecond.toFixed(1)}, off ${b.tokensPerSecond.toFixed(1)}, fresh ${c.tokensPerSecond.toFixed(1)} tok/s`,
@@ -82,6 +134,16 @@ const benchmark: Benchmark = {
       },
       { label: 'on ÷ off', value: spread(ratio), unit: '×' },
       { label: 'on ÷ fresh optimal plan (goal ≥ 0.9)', value: spread(vsFresh), unit: '×' },
+      ...(replay.length
+        ? [
+            { label: 'the move: caches rebuilt by replay', value: spread(replay), unit: 'ms' },
+            {
+              label: 'the move: the same caches sent over the data channel instead',
+              value: spread(transfer),
+              unit: 'ms',
+            },
+          ]
+        : []),
     ];
     return {
       name: 'balance',

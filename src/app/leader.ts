@@ -265,6 +265,13 @@ export class Leader {
     return this.plans.generate(input, params, onToken);
   }
 
+  /** Ms to send `bytes` to a phone and hear back (what moving that much state over its link costs). */
+  probe(phoneId: string, bytes: number): Promise<number> {
+    const link = this.deviceLinks.get(phoneId);
+    if (!link || phoneId === SELF) return Promise.reject(new Error(`no link to phone ${phoneId}`));
+    return this.pinger.ping(link, 30_000, bytes);
+  }
+
   /** Round-trip times to each phone of the room (ms), `count` pings each, one after another. */
   async measureRtts(count = 20): Promise<Record<string, number[]>> {
     const out: Record<string, number[]> = {};

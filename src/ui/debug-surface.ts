@@ -43,6 +43,8 @@ export interface ChorusDebug {
   /** The leader's current plan. */
   readonly plan: () => { readonly id: string; readonly stages: readonly StagePlan[] } | null;
   readonly measureRtts: (count: number) => Promise<Record<string, number[]>>;
+  /** Ms to send `bytes` to a phone over the leader's link and hear back (leader only). */
+  readonly probe: (peerId: string, bytes: number) => Promise<number>;
   /** Sends a message to another phone of the room over a link of this tab's (opening one if needed). */
   readonly send: (peerId: string, m: Message) => Promise<void>;
   /** Sends raw bytes as a data-channel frame (garbage-frame tests). */
@@ -98,6 +100,7 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     plan: () => src.leader?.roomPlan?.plan ?? null,
     measured: () => src.leader?.measured ?? false,
     measureRtts: (count) => need(src.leader, 'leader').measureRtts(count),
+    probe: (peerId, bytes) => need(src.leader, 'leader').probe(peerId, bytes),
     send: async (peerId, m) => (await linkTo(peerId)).send(m),
     sendRaw: async (peerId, bytes) => {
       const link = (await linkTo(peerId)) as { sendRaw?: (b: Uint8Array) => void };
