@@ -3,6 +3,7 @@
  * leader's page closes. Under greedy decoding the generated ids must be exactly an undisturbed run's.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_MODEL, prepareModel } from '../tools/room/prepare-models';
 import type { RoomChange } from '../tools/room/scenario';
 import { type RoomOptions, SimulatedRoom } from '../tools/room/simulator';
 import { storiesReference, testModels } from './fixtures';
@@ -98,6 +99,23 @@ describe('phones leave mid-answer (stories260k, even split over 3 phones)', () =
     const after = (await room.leader.getByTestId('output').textContent()) ?? '';
     expect(after.length).toBeGreaterThanOrEqual(before.length);
     expect(after.startsWith(before.slice(0, 10))).toBe(true);
+  });
+});
+
+describe('a phone slows down mid-answer (the default model, even split over 3 phones)', () => {
+  it('becoming 6× slower: the room re-plans mid-answer, and the ids equal an undisturbed run', async () => {
+    const request = { prompt: 'And the LORD said unto Moses,', maxNewTokens: 96, temperature: 0 };
+    room = await SimulatedRoom.open({ devices: 3, models: [await prepareModel(DEFAULT_MODEL)], log });
+    await room.loadModel('chorus-kjv', 300_000, 'even');
+    // Measured between answers (an even room too), so the balancer can solve for the new speeds.
+    await room.waitForMeasured();
+    const undisturbed = await room.generate(request);
+    const slowed = await room.generateWith(request, [{ kind: 'slow', phone: 1, factor: 6, atToken: 10 }]);
+    expect(slowed.generatedIds).toEqual(undisturbed.generatedIds);
+    // Balancing moved the room after the slowdown (it may have moved before too, for the measured speeds).
+    expect(slowed.replans.filter((x) => x.reason === 'slow' && x.atToken > 10).length).toBeGreaterThanOrEqual(
+      1,
+    );
   });
 });
 

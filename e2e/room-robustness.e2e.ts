@@ -25,7 +25,13 @@ describe('a room of 3 phones', () => {
   const reference = storiesReference().prompts[0]!;
 
   beforeAll(async () => {
-    room = await SimulatedRoom.open({ devices: 3, models: await testModels(), log });
+    // The room keeps its plan (no balancing): these tests send frames to stages they know.
+    room = await SimulatedRoom.open({
+      devices: 3,
+      models: await testModels(),
+      log,
+      settings: [{ balance: 'off' }],
+    });
   });
   afterAll(() => room?.close());
 
@@ -45,6 +51,8 @@ describe('a room of 3 phones', () => {
       'member sees ready',
     );
     expect(seen).toEqual(['ready', 'ready', 'ready']);
+    await room.waitForMeasured(); // an even room measures its phones once ready; they stay ready
+    expect(await statesOn(member)).toEqual(['ready', 'ready', 'ready']);
     const blocks = await member
       .getByTestId('phone-card')
       .evaluateAll((els) => els.map((e) => e.shadowRoot?.textContent ?? ''));
