@@ -172,8 +172,11 @@ export class StageHost {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.deps.log(`measuring failed: ${message}`);
-      // A serving phone stays in the room as it is; the leader's survey gives up on it by its timeout.
-      if (!serving) this.report('error', { detail: `could not measure this phone: ${message}` });
+      // Said as an error, so the leader stops waiting for this profile; a serving phone then goes on
+      // as it was (its stage is untouched).
+      this.report('error', { detail: `could not measure this phone: ${message}` });
+      if (serving && this.planId)
+        this.report(this.active.size ? 'busy' : 'ready', { detail: this.readyDetail, planId: this.planId });
     }
   }
 
