@@ -114,7 +114,11 @@ export class Leader {
       .use(this.stage.handlers)
       .use({ 'block-request': (m, from) => void this.blockServer.handle(m, from) })
       .use({
-        state: (m, from) => this.plans.onState(from.remoteId, m),
+        state: (m, from) => {
+          this.plans.onState(from.remoteId, m);
+          // Its first state says its stage is wired up: only now can it take a measure or an assign.
+          if (this.arriving.delete(from.remoteId)) this.plans.phoneJoined(from.remoteId);
+        },
         profile: (m, from) => this.plans.onProfile(from.remoteId, m.profile),
         logits: (m) => this.plans.driver?.logits(m),
         error: (m, from) => {
@@ -146,6 +150,9 @@ export class Leader {
     this.roster.update({ kind: 'joined', id: SELF, name: opts.name });
     this.roster.update({ kind: 'state', id: SELF, state: 'idle', detail: 'in the room, no blocks yet' });
   }
+
+  /** Phones greeted whose stage has not said it is ready for work yet. */
+  private readonly arriving = new Set<string>();
 
   /** After a phone leaves, the others get this long before silence counts against them. */
   static readonly PARDON_AFTER_LEAVE_MS = 3000;
@@ -233,13 +240,14 @@ export class Leader {
       detail: 'in the room, no blocks yet',
     } as const;
     this.roster.update(idle);
-    this.plans.phoneJoined(link.remoteId);
+    this.arriving.add(link.remoteId);
   }
 
   private closed(link: Link): void {
     if (this.deviceLinks.get(link.remoteId) !== link) return;
     this.deviceLinks.delete(link.remoteId);
     this.heartbeat.forget(link.remoteId);
+    this.arriving.delete(link.remoteId);
     this.heartbeat.pardon(Leader.PARDON_AFTER_LEAVE_MS);
     this.roster.update({ kind: 'left', id: link.remoteId });
     this.plans.phoneLeft(link.remoteId, this.roster.nameOf(link.remoteId));

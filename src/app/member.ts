@@ -83,6 +83,9 @@ export class Member {
     const stage = new StageHost({ ...opts, leader, linkTo: (id) => membership.linkTo(id) });
     member.stageHost = stage;
     member.router.use(stage.handlers);
+    // Messages the leader sends from now on reach the stage: say so (a rejoining phone is measured
+    // and assigned at once, and a measure that arrived before the stage was wired would be lost).
+    stage.announce();
     return member;
   }
 

@@ -145,6 +145,11 @@ export class StageHost {
     'block-error': (m) => this.client?.handle(m),
   };
 
+  /** Tells the leader this phone's stage takes work from now on. */
+  announce(): void {
+    this.report('idle', { detail: 'in the room, no blocks yet' });
+  }
+
   private serially(job: () => Promise<void>): void {
     this.backups?.stop(); // a plan change first: its blocks may be the ones a backup is fetching
     this.work = this.work.then(job, job);
