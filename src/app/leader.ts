@@ -138,7 +138,9 @@ export class Leader {
           .map((s) => s.phoneId)
           .filter(
             (id) =>
-              id !== SELF && /^(ready|busy)$/.test(this.roster.phones.find((p) => p.id === id)?.state ?? ''),
+              id !== SELF &&
+              !this.plans.measuring(id) &&
+              /^(ready|busy)$/.test(this.roster.phones.find((p) => p.id === id)?.state ?? ''),
           ),
       everyone: () => [...this.deviceLinks.keys()].filter((id) => id !== SELF),
       ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),

@@ -36,6 +36,11 @@ export class RoomSurvey {
     this.waiting.resolve(phoneId, profile);
   }
 
+  /** Whether `phoneId` is measuring itself now (its main thread may be busy: heartbeats spare it). */
+  measuring(phoneId: string): boolean {
+    return this.waiting.has(phoneId);
+  }
+
   /** A phone reported that it could not measure itself: the survey fails with its reason. */
   failed(phoneId: string, reason: string): void {
     this.waiting.reject(phoneId, new Error(reason));

@@ -41,6 +41,11 @@ export class RoomMeasurements {
     this.survey.failed(id, reason);
   }
 
+  /** Whether this phone is measuring itself now. */
+  measuring(id: string): boolean {
+    return this.survey.measuring(id);
+  }
+
   forget(id: string): void {
     this.survey.forget(id);
   }

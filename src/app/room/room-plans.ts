@@ -234,6 +234,11 @@ export class RoomPlans {
     );
   }
 
+  /** Whether this phone is measuring itself now. */
+  measuring(id: string): boolean {
+    return this.measurements.measuring(id);
+  }
+
   /** Whether every phone of the room is measured (tests and the simulator wait for it). */
   get measured(): boolean {
     return this.surveyed !== null;
