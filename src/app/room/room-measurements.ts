@@ -97,7 +97,13 @@ export class RoomMeasurements {
         await idle();
         if (gen !== this.generation) return;
         const id = left[0]!;
-        const one = await this.track(this.survey.survey([id], this.remote([id]), shape));
+        let one: SurveyResult;
+        try {
+          one = await this.track(this.survey.survey([id], this.remote([id]), shape));
+        } catch (e) {
+          if (!ids().includes(id)) continue; // it left meanwhile: measure the others
+          throw e;
+        }
         for (const [k, v] of one.profiles) profiles.set(k, v);
         for (const [k, v] of one.links) links.set(k, v);
       }
