@@ -44,7 +44,11 @@ export class Backups {
 
   /** Ends the round in flight (the block being fetched, if any, still lands in the cache). */
   stop(): void {
-    if (this.round) this.round.cancelled = true;
+    const r = this.round;
+    if (!r || r.cancelled) return;
+    r.cancelled = true;
+    // Said, so nobody waits for a round that will not finish (a new assignment starts its own).
+    if (r.pending > 0) r.stopped ??= 'stopped: the phone was given a new plan';
   }
 
   /** Starts caching `blocks` of `manifest` (nearest first, as the leader ordered them). */
