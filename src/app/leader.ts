@@ -7,7 +7,7 @@
 import type { Manifest } from '../core/graph/manifest';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link, StageBackend } from '../core/ports';
-import type { DeviceCaps, Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import type { AskInput, DeviceCaps, Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import type { StagePlan } from '../core/room/plan';
 import type { Sender } from '../core/room/routes';
 import { PeerBlockServer } from './delivery/peer-blocks';
@@ -15,6 +15,8 @@ import { loopbackPair } from './loopback-link';
 import type { ModelChoice, OpenedModel } from './model-source';
 import type { OpenPeer } from './net/peer-port';
 import type { GenerationOutput } from './pipeline-driver';
+import { answerCap } from './room/answer-cap';
+import { type AnswerSink, Answers, collected, linkSink } from './room/answers';
 import { Heartbeat } from './room/heartbeat';
 import { Membership } from './room/membership';
 import { Pinger } from './room/pinger';
@@ -26,6 +28,7 @@ import type { Planner, RoomPlan } from './room-planner';
 import { StageHost, type StageHostDeps } from './stage-host';
 
 export type { GenerationOutput };
+
 export const LEADER_PEER_PREFIX = 'chorus-';
 /** The leader's own device in plans and rosters. */
 export const SELF = 'leader';
@@ -53,6 +56,8 @@ export interface LeaderOptions extends RoomTabOptions {
   readonly loadIdleTimeoutMs?: number;
   /** Re-plan mid-answer when a phone slows down for good (default on). Faults re-plan regardless. */
   readonly balance?: boolean;
+  /** At most this many answers at once (the plan's memory may allow fewer). */
+  readonly maxInFlight?: number;
 }
 
 export class Leader {
@@ -66,12 +71,15 @@ export class Leader {
   private readonly blockServer = new PeerBlockServer((file) => this.plans.model?.files?.get(file));
   private joined = 0;
   private readonly heartbeat: Heartbeat;
+  /** Every phone's questions, the leader's own included. */
+  private readonly answers: Answers;
+  private readonly userCap: number | undefined;
   /** Errors stages reported, latest last (bounded). */
   readonly stageErrors: string[] = [];
 
   private constructor(
     port: Awaited<ReturnType<OpenPeer>>,
-    opts: LeaderOptions,
+    private readonly opts: LeaderOptions,
     readonly roomId: string,
     readonly secret: string,
     onChange: () => void,
@@ -109,6 +117,12 @@ export class Leader {
       status: () => onChange(),
     });
     this.plans.balancer.enabled = opts.balance !== false;
+    this.userCap = opts.maxInFlight;
+    this.answers = new Answers({
+      run: (input, params, requestId, onToken) => this.plans.generate(input, params, onToken, requestId),
+      stop: (requestId) => this.plans.driver?.stop(requestId),
+      log,
+    });
     this.router = new Router('leader', log)
       .use(this.pinger.handlers)
       .use(this.stage.handlers)
@@ -120,6 +134,11 @@ export class Leader {
           if (this.arriving.delete(from.remoteId)) this.plans.phoneJoined(from.remoteId);
         },
         profile: (m, from) => this.plans.onProfile(from.remoteId, m.profile),
+        ask: (m, from) => {
+          this.refreshCap();
+          this.answers.ask(from.remoteId, m.requestId, m.input, m.params, linkSink(from, m.requestId));
+        },
+        cancel: (m, from) => this.answers.cancel(from.remoteId, m.requestId),
         logits: (m) => this.plans.driver?.logits(m),
         error: (m, from) => {
           log(`error from ${from.remoteId}: ${m.message}`);
@@ -252,6 +271,7 @@ export class Leader {
     this.arriving.delete(link.remoteId);
     this.heartbeat.pardon(Leader.PARDON_AFTER_LEAVE_MS);
     this.roster.update({ kind: 'left', id: link.remoteId });
+    this.answers.phoneLeft(link.remoteId, this.roster.nameOf(link.remoteId));
     this.plans.phoneLeft(link.remoteId, this.roster.nameOf(link.remoteId));
   }
 
@@ -267,12 +287,44 @@ export class Leader {
     return this.plans.moveTo(stages, reason);
   }
 
+  /** The leader's own question, queued like any phone's: `sink` hears how it goes. */
+  ask(requestId: string, input: AskInput, params: SamplingParams, sink: AnswerSink): void {
+    this.refreshCap();
+    this.answers.ask(SELF, requestId, input, params, sink);
+  }
+
+  /**
+   * The leader's own question as a promise of the full run (the page's plan view, tests): rejects with
+   * the reason when it fails or is refused. `onToken` gets the text so far and the ids so far.
+   */
   generate(
-    input: { text: string } | { ids: number[] },
+    input: AskInput,
     params: SamplingParams,
-    onToken: (text: string, ids: readonly number[]) => void,
+    onToken: (text: string, ids: readonly number[]) => void = () => {},
+    requestId = `own-${randomToken(4)}`,
   ): Promise<GenerationOutput> {
-    return this.plans.generate(input, params, onToken);
+    return collected((sink) => this.ask(requestId, input, params, sink), onToken);
+  }
+
+  cancel(requestId: string): void {
+    this.answers.cancel(SELF, requestId);
+  }
+
+  /** How many answers may run at once now, and answers running or waiting. */
+  get admission(): { maxInFlight: number; inFlight: number } {
+    return { maxInFlight: this.answers.maxInFlight, inFlight: this.answers.inFlight };
+  }
+
+  /** The cap follows the plan in use (a re-plan moves blocks and so memory). */
+  private refreshCap(): void {
+    const manifest = this.manifest;
+    const plan = this.plans.roomPlan?.plan;
+    if (!manifest || !plan) return;
+    const cap = answerCap(manifest, plan, this.plans.budgets(), (id) => this.roster.nameOf(id), this.userCap);
+    if (cap.maxInFlight !== this.answers.maxInFlight) {
+      this.opts.log(`answers at once: ${cap.maxInFlight} (${cap.why})`);
+      this.answers.setMaxInFlight(cap.maxInFlight);
+    }
   }
 
   /** Ms to send `bytes` to a phone and hear back (what moving that much state over its link costs). */
@@ -298,8 +350,9 @@ export class Leader {
     return this.deviceLinks.get(phoneId) ?? this.membership.linkTo(phoneId);
   }
 
+  /** Stops every answer in the room (the End room button). */
   stop(): void {
-    this.plans.driver?.stop();
+    this.answers.stopAll();
   }
 
   destroy(): void {

@@ -4,13 +4,22 @@
  * here), and the stage it is assigned. It shows the roster the leader sends.
  */
 import type { Link } from '../core/ports';
-import type { PhoneInfo } from '../core/protocol/messages';
+import type { AnswerSummary, AskInput, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import type { Sender } from '../core/room/routes';
 import { LEADER_PEER_PREFIX, type RoomTabOptions } from './leader';
+import type { AnswerSink } from './room/answers';
 import { Membership } from './room/membership';
 import { Pinger } from './room/pinger';
 import { Router } from './room/router';
 import { StageHost } from './stage-host';
+
+const NO_ANSWER: AnswerSummary = {
+  outcome: 'failed',
+  promptIds: [],
+  generatedIds: [],
+  tokensPerSecond: 0,
+  timeToFirstTokenMs: null,
+};
 
 export interface MemberOptions extends RoomTabOptions {
   readonly secret: string;
@@ -37,13 +46,19 @@ export class Member {
       if (this.leaderGone || performance.now() - this.leaderSeen < Member.LEADER_TIMEOUT_MS) return;
       log('the leader has not been heard from for 5 s: the room is over');
       this.membership.link(leaderId)?.close();
-      this.leaderGone = true;
-      onChange();
+      this.leaderIsGone();
     }, 1000);
     this.router = new Router('member', log).use(new Pinger().handlers).use({
       roster: (m) => {
         this.phones = m.phones;
         onChange();
+      },
+      'answer-state': (m) => this.asked.get(m.requestId)?.state(m.state, m.position),
+      'answer-text': (m) => this.asked.get(m.requestId)?.text(m.text, m.ids),
+      'answer-end': ({ kind: _, requestId, ...summary }) => {
+        const sink = this.asked.get(requestId);
+        this.asked.delete(requestId);
+        sink?.end(summary);
       },
     });
   }
@@ -115,7 +130,34 @@ export class Member {
   }
 
   private closed(link: Link): void {
-    if (link.remoteId === this.leaderId) this.leaderGone = true;
+    if (link.remoteId === this.leaderId) this.leaderIsGone();
+    else this.onChange();
+  }
+
+  /** Answers this phone asked for, by its own request id, until they end. */
+  private readonly asked = new Map<string, AnswerSink>();
+
+  /** Asks the room's leader; only this phone hears the answer. */
+  ask(requestId: string, input: AskInput, params: SamplingParams, sink: AnswerSink): void {
+    const leader = this.membership.link(this.leaderId);
+    if (this.leaderGone || !leader) {
+      sink.end({ ...NO_ANSWER, message: 'the leader has left; this room is over' });
+      return;
+    }
+    if (this.asked.has(requestId)) throw new Error(`answer ${requestId} was asked already`);
+    this.asked.set(requestId, sink);
+    leader.send({ kind: 'ask', requestId, input, params });
+  }
+
+  cancel(requestId: string): void {
+    if (this.asked.has(requestId)) this.membership.link(this.leaderId)?.send({ kind: 'cancel', requestId });
+  }
+
+  private leaderIsGone(): void {
+    this.leaderGone = true;
+    for (const sink of this.asked.values())
+      sink.end({ ...NO_ANSWER, message: 'the leader has left mid-answer; this room is over' });
+    this.asked.clear();
     this.onChange();
   }
 

@@ -12,15 +12,22 @@ import type { TextTokenizer } from '../adapters/tokenizer/hf-tokenizer';
 import type { Manifest } from '../core/graph/manifest';
 import { PendingRequests } from '../core/pending';
 import { type GenerationResult, generate, stopIdsOf } from '../core/pipeline/generation';
-import type { Message, MessageOf, SamplingParams } from '../core/protocol/messages';
+import { TextStream } from '../core/pipeline/text-stream';
+import type { AskInput, Message, MessageOf, SamplingParams } from '../core/protocol/messages';
 import { leaderInputs, type Plan } from '../core/room/plan';
 import type { NamedTensors } from '../core/tensor';
 
 export interface GenerationOutput extends GenerationResult {
   readonly promptIds: number[];
+  /** The answer's text, decoded after its prompt (a continuation keeps its leading space). */
   readonly text: string;
   readonly tokensPerSecond: number;
+  /** From the prefill's start to the first token. */
+  readonly timeToFirstTokenMs: number | null;
 }
+
+/** What an answer adds at each token: its new text (maybe '' mid-character) and all ids so far. */
+export type OnToken = (delta: string, ids: readonly number[]) => void;
 
 /** A stage that does not answer a step within this long has failed the answer (the message says so). */
 export const STEP_TIMEOUT_MS = 120_000;
@@ -116,8 +123,9 @@ export class PipelineDriver {
     return this.tokenizer ? this.tokenizer.decode(ids) : ids.join(' ');
   }
 
-  stop(): void {
-    for (const s of this.sequences.values()) s.abort.abort();
+  /** Stops every answer, or only `requestId`, at its next token; the ids so far stay its result. */
+  stop(requestId?: string): void {
+    for (const [rid, s] of this.sequences) if (!requestId || rid === requestId) s.abort.abort();
   }
 
   /**
@@ -220,12 +228,13 @@ export class PipelineDriver {
   }
 
   async generate(
-    input: { text: string } | { ids: number[] },
+    input: AskInput,
     params: SamplingParams,
     requestId: string,
-    onToken: (text: string, ids: readonly number[]) => void,
+    onToken: OnToken,
   ): Promise<GenerationOutput> {
-    const promptIds = 'ids' in input ? input.ids : this.encode(input.text);
+    const promptIds = 'ids' in input ? [...input.ids] : this.encode(input.text);
+    const stream = new TextStream((ids) => this.decode(ids), promptIds);
     const inputNames = new Set(leaderInputs(this.manifest));
     const seq: Sequence = {
       lastStep: -1,
@@ -237,6 +246,7 @@ export class PipelineDriver {
     this.sequences.set(requestId, seq);
     const ids: number[] = [];
     const t0 = performance.now();
+    let firstTokenMs: number | null = null;
     try {
       const result = await generate(
         {
@@ -248,17 +258,21 @@ export class PipelineDriver {
           signal: seq.abort.signal,
           onToken: (id) => {
             ids.push(id);
-            onToken(this.decode(ids), ids);
+            firstTokenMs ??= performance.now() - t0;
+            onToken(stream.push(id), ids);
           },
         },
         (rid, step, tensors) => this.runStep(rid, step, tensors),
       );
       const seconds = (performance.now() - t0) / 1000;
       const decodeMs = result.stepMs.slice(1).reduce((a, b) => a + b, 0);
+      const rest = stream.flush();
+      if (rest) onToken(rest, ids);
       return {
         ...result,
         promptIds,
-        text: this.decode(result.generatedIds),
+        text: stream.text,
+        timeToFirstTokenMs: firstTokenMs,
         tokensPerSecond:
           decodeMs > 0
             ? (result.stepMs.length - 1) / (decodeMs / 1000)

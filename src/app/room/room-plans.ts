@@ -10,6 +10,7 @@ import { describeProfile } from '../../core/cost/backend-choice';
 import { layerShapeOf } from '../../core/cost/calibration-model';
 import type { PlacementProblem, PlacementResult } from '../../core/placement/types';
 import type {
+  AskInput,
   DeviceProfile,
   Message,
   MessageOf,
@@ -19,7 +20,7 @@ import type {
 import type { Plan, StagePlan } from '../../core/room/plan';
 import { activePhones, type RosterEvent } from '../../core/room/roster';
 import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
-import type { GenerationOutput, PipelineDriver } from '../pipeline-driver';
+import type { GenerationOutput, OnToken, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
 import { Balancer } from './balancer';
@@ -117,7 +118,10 @@ export class RoomPlans {
       setStatus: (line) => this.setStatus(line),
       log: deps.log,
       driverReady: (driver) => {
-        driver.onStep = (m, ms) => this.balancer.step(m, ms);
+        // Steps of answers side by side wait for each other: they time the queue, not the phones.
+        driver.onStep = (m, ms) => {
+          if (driver.inFlight <= 1) this.balancer.step(m, ms);
+        };
       },
       moved: (e) => {
         this.balancer.moved();
@@ -367,9 +371,10 @@ export class RoomPlans {
   }
 
   generate(
-    input: { text: string } | { ids: number[] },
+    input: AskInput,
     params: SamplingParams,
-    onToken: (text: string, ids: readonly number[]) => void,
+    onToken: OnToken,
+    requestId: string = newId(),
   ): Promise<GenerationOutput> {
     const driver = this.driver;
     if (!driver) return Promise.reject(new Error('load a model first'));
@@ -377,26 +382,40 @@ export class RoomPlans {
     this.waitingAnswers++;
     return this.measurements.settled().then(() => {
       this.waitingAnswers--;
-      return this.run(driver, input, params, onToken);
+      return this.run(driver, input, params, onToken, requestId);
     });
   }
 
+  /** Answers started while another ran: their steps timed each other's, so neither is learnt from. */
+  private overlaps = 0;
+
   private run(
     driver: PipelineDriver,
-    input: { text: string } | { ids: number[] },
+    input: AskInput,
     params: SamplingParams,
-    onToken: (text: string, ids: readonly number[]) => void,
+    onToken: OnToken,
+    requestId: string,
   ): Promise<GenerationOutput> {
     const before = this.roomPlan;
+    if (driver.inFlight > 0) this.overlaps++;
+    const overlapsAtStart = this.overlaps;
+    const alone = driver.inFlight === 0;
     this.learntMidAnswer = false;
-    return driver.generate(input, params, newId(), onToken).then((r) => {
+    return driver.generate(input, params, requestId, onToken).then((r) => {
       // The plan's predictions as they stood before this run: what the run is judged against.
       this.lastRunPlan = before;
       // An answer that spanned a plan change measured two plans, and one the balancer learnt from
       // while it ran was learnt already: nothing more to learn.
       const samePlan = this.roomPlan?.plan.id === before?.plan.id;
-      if (this.driver === driver && samePlan && !this.learntMidAnswer) this.learn(r);
+      const solo = alone && this.overlaps === overlapsAtStart;
+      if (this.driver === driver && samePlan && solo && !this.learntMidAnswer) this.learn(r);
       return r;
     });
+  }
+
+  /** Each measured phone's memory budget (null until the room is measured). */
+  budgets(): ReadonlyMap<string, number> | null {
+    const profiles = this.surveyed?.profiles;
+    return profiles ? new Map([...profiles].map(([id, p]) => [id, p.memoryBudgetBytes])) : null;
   }
 }

@@ -90,6 +90,16 @@ export class Router {
         return call(this.handler('profile'), m, from);
       case 'probe':
         return call(this.handler('probe'), m, from);
+      case 'ask':
+        return call(this.handler('ask'), m, from);
+      case 'cancel':
+        return call(this.handler('cancel'), m, from);
+      case 'answer-state':
+        return call(this.handler('answer-state'), m, from);
+      case 'answer-text':
+        return call(this.handler('answer-text'), m, from);
+      case 'answer-end':
+        return call(this.handler('answer-end'), m, from);
       default: {
         const unhandled: never = m;
         return unhandled;

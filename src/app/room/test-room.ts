@@ -49,7 +49,7 @@ export interface TestRoom {
 }
 
 /** Opens a room of `phones` phones (the leader included) and loads stories260k split evenly. */
-export async function openTestRoom(phones: number): Promise<TestRoom> {
+export async function openTestRoom(phones: number, opts: { maxInFlight?: number } = {}): Promise<TestRoom> {
   const mount = await prepareModel(STORIES);
   const server: RunningServer = await startServer({
     host: '127.0.0.1',
@@ -73,7 +73,7 @@ export async function openTestRoom(phones: number): Promise<TestRoom> {
   });
   const leaderTab = tab('Leader');
   const leader = await Leader.create(
-    { ...leaderTab, solve: () => Promise.reject(new Error('no solver')) },
+    { ...leaderTab, ...opts, solve: () => Promise.reject(new Error('no solver')) },
     () => {},
   );
   backends.set(SELF, leaderTab.backend);

@@ -23,6 +23,9 @@ import {
   withOptional,
 } from './header-fields';
 import {
+  ANSWER_OUTCOMES,
+  ANSWER_STATES,
+  type AskInput,
   COMPUTE_BACKENDS,
   type DeviceCaps,
   type DeviceProfile,
@@ -31,6 +34,7 @@ import {
   type MessageKind,
   PHONE_STATES,
   type PhoneInfo,
+  type SamplingParams,
   type StageAssignment,
   type WebGpuTiming,
 } from './messages';
@@ -130,6 +134,42 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
       if (data.dtype !== 'uint8') throw new ProtocolError(`${p}.data must be uint8, got ${data.dtype}`);
       return { kind, nonce: readFiniteNumber(h, 'nonce', p), sentAt: readFiniteNumber(h, 'sentAt', p), data };
     }
+    case 'ask':
+      return {
+        kind,
+        requestId: readString(h, 'requestId', p),
+        input: readAskInput(expectObject(own(h, 'input'), `${p}.input`), `${p}.input`),
+        params: readSampling(expectObject(own(h, 'params'), `${p}.params`), `${p}.params`),
+      };
+    case 'cancel':
+      return { kind, requestId: readString(h, 'requestId', p) };
+    case 'answer-state':
+      return withOptional(
+        { kind, requestId: readString(h, 'requestId', p), state: readOneOf(h, 'state', ANSWER_STATES, p) },
+        { position: own(h, 'position') === undefined ? undefined : readNonNegativeInteger(h, 'position', p) },
+      );
+    case 'answer-text':
+      return {
+        kind,
+        requestId: readString(h, 'requestId', p),
+        text: readString(h, 'text', p),
+        ids: readNonNegativeIntegerArray(h, 'ids', p),
+      };
+    case 'answer-end': {
+      const ttft = own(h, 'timeToFirstTokenMs');
+      return withOptional(
+        {
+          kind,
+          requestId: readString(h, 'requestId', p),
+          outcome: readOneOf(h, 'outcome', ANSWER_OUTCOMES, p),
+          promptIds: readNonNegativeIntegerArray(h, 'promptIds', p),
+          generatedIds: readNonNegativeIntegerArray(h, 'generatedIds', p),
+          tokensPerSecond: readFiniteNumber(h, 'tokensPerSecond', p),
+          timeToFirstTokenMs: ttft === null ? null : readFiniteNumber(h, 'timeToFirstTokenMs', p),
+        },
+        { message: readOptionalString(h, 'message', p) },
+      );
+    }
     case 'block-request':
       return { kind, file: readString(h, 'file', p) };
     case 'block-chunk':
@@ -141,6 +181,25 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
       throw new ProtocolError(`unhandled message kind ${String(unreachable)}`);
     }
   }
+}
+
+function readAskInput(o: JsonObject, path: string): AskInput {
+  const text = own(o, 'text');
+  if (text !== undefined) return { text: readString(o, 'text', path) };
+  if (own(o, 'ids') !== undefined) return { ids: readNonNegativeIntegerArray(o, 'ids', path) };
+  throw new ProtocolError(`${path} needs text or ids`);
+}
+
+/** Field types only; what values make sense is the sampler's to say (validateSamplingParams). */
+function readSampling(o: JsonObject, path: string): SamplingParams {
+  return {
+    temperature: readFiniteNumber(o, 'temperature', path),
+    topK: readNonNegativeInteger(o, 'topK', path),
+    topP: readFiniteNumber(o, 'topP', path),
+    repetitionPenalty: readFiniteNumber(o, 'repetitionPenalty', path),
+    seed: readFiniteNumber(o, 'seed', path),
+    maxNewTokens: readNonNegativeInteger(o, 'maxNewTokens', path),
+  };
 }
 
 function readDeviceCaps(c: JsonObject, path: string): DeviceCaps {

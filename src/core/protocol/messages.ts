@@ -74,6 +74,27 @@ export interface StageAssignment {
   backups?: number[];
 }
 
+/** Where an answer asked from a phone is: waiting its turn, reading its prompt, or writing. */
+export const ANSWER_STATES = ['queued', 'prefilling', 'generating'] as const;
+export type AnswerState = (typeof ANSWER_STATES)[number];
+/** How it ended: in full (a stop token or its length), stopped by its asker, failed, or not taken. */
+export const ANSWER_OUTCOMES = ['done', 'stopped', 'failed', 'refused'] as const;
+export type AnswerOutcome = (typeof ANSWER_OUTCOMES)[number];
+
+/** The prompt of an answer: text for the leader's tokenizer, or token ids. */
+export type AskInput = { readonly text: string } | { readonly ids: readonly number[] };
+
+export interface AnswerSummary {
+  outcome: AnswerOutcome;
+  /** Why it failed or was refused (the user reads it). */
+  message?: string;
+  promptIds: number[];
+  generatedIds: number[];
+  tokensPerSecond: number;
+  /** From asking to the first token, queueing included; null when no token came. */
+  timeToFirstTokenMs: number | null;
+}
+
 export type Message =
   /** joiner → leader, first message. */
   | { kind: 'hello'; name: string; secret: string; caps: DeviceCaps }
@@ -138,6 +159,19 @@ export type Message =
   | { kind: 'block-chunk'; file: string; offset: number; total: number; data: Tensor }
   /** leader → phone: the file cannot be served. */
   | { kind: 'block-error'; file: string; message: string }
+  /**
+   * any phone → leader: answer this for me. `requestId` is the asker's own name for it. Only the asking
+   * phone hears about it (answer-*): the leader sends its text to no one else.
+   */
+  | { kind: 'ask'; requestId: string; input: AskInput; params: SamplingParams }
+  /** asking phone → leader: stop that answer, waiting or running. */
+  | { kind: 'cancel'; requestId: string }
+  /** leader → the asking phone: where its answer is (`position`: its place in the queue, 1 next). */
+  | { kind: 'answer-state'; requestId: string; state: AnswerState; position?: number }
+  /** leader → the asking phone: what the answer adds, and the ids it came from. */
+  | { kind: 'answer-text'; requestId: string; text: string; ids: number[] }
+  /** leader → the asking phone: the answer ended. */
+  | ({ kind: 'answer-end'; requestId: string } & AnswerSummary)
   // leader → phone: time the calibration kernel at these layer shapes; answered by `profile`
   | { kind: 'measure'; shape: LayerShapeSpec }
   | { kind: 'profile'; profile: DeviceProfile }
@@ -219,7 +253,14 @@ export const KIND_CODES = {
   pong: 12,
   unload: 13,
   replay: 14,
-  // Peer-to-peer block delivery (src/app/delivery/peer-blocks.ts); 13–29 left for other kinds.
+  // Answers asked from any phone (src/app/room/answers.ts).
+  ask: 15,
+  cancel: 16,
+  'answer-state': 17,
+  'answer-text': 18,
+  'answer-end': 19,
+  // Measuring (20–22), then peer-to-peer block delivery (30–32, src/app/delivery/peer-blocks.ts);
+  // 23–29 left for other kinds.
   measure: 20,
   profile: 21,
   probe: 22,

@@ -163,6 +163,41 @@ export function messagesOfEveryKind(): Message[] {
       sentAt: 12.5,
       data: { dtype: 'uint8', dims: [4], data: new Uint8Array([9, 8, 7, 6]) },
     },
+    {
+      kind: 'ask',
+      requestId: 'q-1',
+      input: { text: 'And the LORD said' },
+      params: { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 7, maxNewTokens: 32 },
+    },
+    {
+      kind: 'ask',
+      requestId: 'q-2',
+      input: { ids: [1, 2, 3] },
+      params: { temperature: 0.7, topK: 40, topP: 0.9, repetitionPenalty: 1.1, seed: 1, maxNewTokens: 8 },
+    },
+    { kind: 'cancel', requestId: 'q-1' },
+    { kind: 'answer-state', requestId: 'q-1', state: 'queued', position: 2 },
+    { kind: 'answer-state', requestId: 'q-1', state: 'generating' },
+    { kind: 'answer-text', requestId: 'q-1', text: ' LORD', ids: [261] },
+    {
+      kind: 'answer-end',
+      requestId: 'q-1',
+      outcome: 'done',
+      promptIds: [1, 2],
+      generatedIds: [3, 4],
+      tokensPerSecond: 12.5,
+      timeToFirstTokenMs: 80,
+    },
+    {
+      kind: 'answer-end',
+      requestId: 'q-2',
+      outcome: 'refused',
+      message: 'the room is busy',
+      promptIds: [],
+      generatedIds: [],
+      tokensPerSecond: 0,
+      timeToFirstTokenMs: null,
+    },
   ];
 }
 

@@ -53,6 +53,13 @@ export function route(kind: MessageKind, me: Role, from: Sender): Verdict {
     case 'logits':
       if (me !== 'leader') return refuse('logits go to the leader');
       return from.isLastStage ? OK : refuse('logits come only from the last stage of the current plan');
+    case 'ask':
+    case 'cancel':
+      return me === 'leader' ? OK : refuse(`${kind} goes to the leader`);
+    case 'answer-state':
+    case 'answer-text':
+    case 'answer-end':
+      return me === 'member' && from.isLeader ? OK : refuse('only the leader answers');
     case 'state':
     case 'profile':
     case 'error':
