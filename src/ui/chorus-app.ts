@@ -72,15 +72,12 @@ export class ChorusApp extends LitElement {
             <option value="even" ?selected=${leader.planner === 'even'}>even split by blocks</option>
           </select>
         </label>
-        <model-picker .served=${r.models} .busy=${r.loadingModel || r.generating} .error=${null}
+        <model-picker .served=${r.models} .busy=${r.loadingModel || r.answer.busy} .error=${null}
           @choose=${(e: CustomEvent<ModelChoice>) => r.loadModel(e.detail)}></model-picker>
         ${leader.status ? html`<p class="status" data-testid="leader-status">${leader.status}</p>` : null}
       </section>
       <plan-view .data=${r.planView}></plan-view>
-      <prompt-panel data-testid="prompt-panel" .busy=${r.generating} .ready=${ready} .output=${r.output}
-        @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
-        @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
-        @stop=${() => r.stop()}></prompt-panel>
+      ${this.renderPrompt(ready)}
       ${
         r.result
           ? html`<p data-testid="result" data-json=${JSON.stringify({
@@ -97,6 +94,32 @@ export class ChorusApp extends LitElement {
             })}>${r.result.generatedIds.length} tokens, ${r.result.tokensPerSecond.toFixed(1)} tokens/s (${r.result.stoppedBy})</p>`
           : null
       }`;
+  }
+
+  /** The prompt box and this page's answer: the same on the leader and on every member phone. */
+  private renderPrompt(ready: boolean) {
+    const r = this.room;
+    const a = r.answer;
+    return html`
+      <prompt-panel data-testid="prompt-panel" .busy=${a.busy} .ready=${ready} .output=${a.output}
+        @generate=${(e: CustomEvent<GenerateDetail>) => r.generate(e.detail.input, e.detail.params)}
+        @invalid=${(e: CustomEvent<string>) => (r.error = e.detail)}
+        @stop=${() => r.stop()}></prompt-panel>
+      ${a.status ? html`<p class="status" data-testid="answer-state">${a.status}</p>` : null}
+      ${
+        a.summary && !r.leader && a.summary.outcome !== 'failed' && a.summary.outcome !== 'refused'
+          ? html`<p data-testid="result" data-json=${JSON.stringify({ ...a.summary, text: a.output })}>
+              ${a.summary.generatedIds.length} tokens, ${a.summary.tokensPerSecond.toFixed(1)} tokens/s
+              (${a.summary.outcome})</p>`
+          : null
+      }`;
+  }
+
+  private renderMember() {
+    const r = this.room;
+    // A member can ask once the room has a model loaded on its phones (the roster shows the plan).
+    const ready = r.phones.some((p) => p.blocks) && !r.member?.leaderGone;
+    return html`<section>${this.renderPrompt(ready)}</section>`;
   }
 
   override render() {
@@ -120,6 +143,7 @@ export class ChorusApp extends LitElement {
       ${r.phase === 'home' ? this.renderHome() : null}
       ${r.phase === 'connecting' ? html`<p>Connecting…</p>` : null}
       ${r.phase === 'leader' ? this.renderLeader() : null}
+      ${r.phase === 'member' ? this.renderMember() : null}
       ${
         r.roomLoading
           ? html`<div class="room-progress" data-testid="room-progress">

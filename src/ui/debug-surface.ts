@@ -9,7 +9,7 @@ import type { RoomEvent } from '../app/room/room-plans';
 import type { Refusal } from '../app/room/router';
 import type { LoadStats } from '../app/stage-host';
 import type { PlacementProblem, PlacementResult } from '../core/placement/types';
-import type { Message, PhoneInfo } from '../core/protocol/messages';
+import type { AnswerSummary, AskInput, Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import type { StagePlan } from '../core/room/plan';
 
 export interface StageCounters {
@@ -57,8 +57,24 @@ export interface ChorusDebug {
   readonly history: () => readonly RoomEvent[];
   /** Makes this phone k times slower from now on (the simulator's --slow). */
   readonly setSlowdown: (k: number) => Promise<void>;
+  /**
+   * Asks from this tab (any phone) without the prompt box, so several phones can ask at once; resolves
+   * with how the answer ended, its streamed text and the states it went through.
+   */
+  readonly ask: (input: AskInput, params: SamplingParams) => Promise<AskedAnswer>;
+  /** Stops the answers this tab asked through `ask`. */
+  readonly cancelAsks: () => void;
+  /** The leader's cap on answers at once, and how many run (leader only). */
+  readonly admission: () => { maxInFlight: number; inFlight: number } | null;
   /** The leader's placement solver (HiGHS in its worker), for the allocation benchmark. */
   readonly solve: (problem: PlacementProblem) => Promise<PlacementResult>;
+}
+
+export interface AskedAnswer extends AnswerSummary {
+  readonly text: string;
+  readonly states: readonly string[];
+  /** Ms from asking to the end. */
+  readonly totalMs: number;
 }
 
 declare global {
@@ -81,6 +97,8 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     return v;
   };
   const linkTo = (peerId: string) => need(tab(), 'room').linkTo(peerId);
+  let asked = 0;
+  const open = new Set<string>();
   return {
     role: () => (src.leader ? 'leader' : src.member ? 'member' : null),
     id: () => tab()?.id ?? null,
@@ -111,6 +129,30 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     tokensOut: () => src.leader?.tokensOut ?? 0,
     history: () => [...(src.leader?.history ?? [])],
     setSlowdown: (k) => need(tab(), 'room').stage.setSlowdown(k),
+    ask: (input, params) => {
+      const asker = need(tab(), 'room');
+      const id = `debug-${++asked}`;
+      open.add(id);
+      const t0 = performance.now();
+      let text = '';
+      const states: string[] = [];
+      return new Promise<AskedAnswer>((resolve) =>
+        asker.ask(id, input, params, {
+          state: (s, position) => states.push(position ? `${s} ${position}` : s),
+          text: (delta) => {
+            text += delta;
+          },
+          end: (summary) => {
+            open.delete(id);
+            resolve({ ...summary, text, states, totalMs: performance.now() - t0 });
+          },
+        }),
+      );
+    },
+    cancelAsks: () => {
+      for (const id of open) tab()?.cancel(id);
+    },
+    admission: () => src.leader?.admission ?? null,
     solve: (problem) => src.solve(problem),
   };
 }

@@ -1,4 +1,4 @@
-/** The leader's prompt box: text or token ids, sampling settings, generate/stop, streaming output. */
+/** Any phone's prompt box: text or token ids, sampling settings, generate/stop, streaming output. */
 import { css, html, LitElement } from 'lit';
 import { customElement, property, state } from 'lit/decorators.js';
 import type { SamplingParams } from '../core/protocol/messages';

@@ -15,10 +15,17 @@ import type { ModelChoice } from '../app/model-source';
 import type { BlockStore, CachedModel, StoreUsage } from '../core/block-store';
 import type { BackendPreference, PhasePreferences } from '../core/cost/backend-choice';
 import type { StageBackend } from '../core/ports';
-import type { DeviceCaps, LayerShapeSpec, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import type {
+  AskInput,
+  DeviceCaps,
+  LayerShapeSpec,
+  PhoneInfo,
+  SamplingParams,
+} from '../core/protocol/messages';
 import { joinLink } from '../core/room/join-link';
 import { stepBreakdown } from '../core/room/learned-costs';
 import { WorkerStageBackend } from '../worker/inference-client';
+import { AskSession } from './ask-session';
 import { debugSurface } from './debug-surface';
 import type { PlanViewData } from './plan-view';
 
@@ -61,12 +68,14 @@ function deviceCaps(): DeviceCaps {
 
 /**
  * Per-phone settings from the page URL (before the #): `?memory=<MB>` caps what this phone offers;
+ * `?maxInFlight=<k>` (the leader) runs at most k answers at once; `?balance=off` keeps its plan;
  * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it);
  * `?decode=` and `?prefill=` (wasm | webgpu | auto) pick the runtime of each phase instead of the
  * faster measured one.
  */
 function deviceSettings(): {
   balance: boolean;
+  maxInFlight: number | undefined;
   slowdown: number;
   memoryCapMB: number | null;
   wanted: PhasePreferences;
@@ -80,6 +89,7 @@ function deviceSettings(): {
   };
   return {
     balance: q.get('balance') !== 'off',
+    maxInFlight: Number(q.get('maxInFlight')) >= 1 ? Math.floor(Number(q.get('maxInFlight'))) : undefined,
     slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
     memoryCapMB: memory > 0 ? memory : null,
     wanted: { decode: pref('decode'), prefill: pref('prefill') },
@@ -95,9 +105,8 @@ export class RoomController implements ReactiveController {
   /** The server's LAN URLs (from /config.json): the join link uses one when this page is on loopback. */
   lanUrls: string[] = [];
   loadingModel = false;
-  generating = false;
-  output = '';
-  result: GenerationOutput | null = null;
+  /** This page's own question and its answer. */
+  readonly answer = new AskSession(() => this.changed());
   readonly log: string[] = [];
   /** This phone's block cache, shared by every model it loads. */
   readonly store: BlockStore = openIdbBlockStore({ onCorrupt: () => void this.refreshCache() });
@@ -260,6 +269,7 @@ export class RoomController implements ReactiveController {
           ...this.common(),
           name: 'Leader',
           balance: deviceSettings().balance,
+          ...(deviceSettings().maxInFlight ? { maxInFlight: deviceSettings().maxInFlight } : {}),
           solve: (problem) => this.placement().plan(problem),
         },
         this.changed,
@@ -301,25 +311,18 @@ export class RoomController implements ReactiveController {
     }
   }
 
-  async generate(input: { text: string } | { ids: number[] }, params: SamplingParams): Promise<void> {
-    if (!this.leader) return;
-    this.generating = true;
+  /** Asks the room, from the leader or a member phone alike. */
+  async generate(input: AskInput, params: SamplingParams): Promise<void> {
+    const asker = this.leader ?? this.member;
+    if (!asker) return;
     this.error = null;
-    this.result = null;
-    this.output = '';
-    this.changed();
-    try {
-      this.result = await this.leader.generate(input, params, (text) => {
-        this.output = text;
-        this.changed();
-      });
-      this.output = this.result.text;
-    } catch (e) {
-      this.fail(e);
-    } finally {
-      this.generating = false;
-      this.changed();
-    }
+    await this.answer.ask(asker, input, params);
+    if (this.answer.error) this.fail(new Error(this.answer.error));
+  }
+
+  /** The leader's last answer in full (its plan view compares predictions with it). */
+  get result(): GenerationOutput | null {
+    return this.answer.full;
   }
 
   private readonly roomRate = new RateMeter();
@@ -375,8 +378,9 @@ export class RoomController implements ReactiveController {
     };
   }
 
+  /** Stops this page's answer (the others in the room go on). */
   stop(): void {
-    this.leader?.stop();
+    this.answer.stop();
   }
 
   /**
@@ -389,8 +393,7 @@ export class RoomController implements ReactiveController {
     this.leader = null;
     this.member = null;
     this.phase = 'home';
-    this.output = '';
-    this.result = null;
+    this.answer.clear();
     this.changed();
   }
 }

@@ -5,18 +5,20 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SAMPLING } from '../../src/core/sampling';
 import { ensureAppBuilt } from '../app-build';
 import { runCli } from '../cli';
 import { reexecInNetns } from '../netns';
 import { DEFAULT_MODEL, prepareModel } from './prepare-models';
+import { asksOf, manyResult, type PromptSpec, readPromptsFile } from './prompts';
 import { parseChanges } from './scenario';
 import { SimulatedRoom } from './simulator';
 
-const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text" | --prompt-ids 1,2,3)
+const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text"… | --prompts-file F.json | --prompt-ids 1,2,3)
          [--max-new-tokens K] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--json]
          [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
          [--webgpu] [--decode auto,wasm,webgpu] [--prefill auto,webgpu,auto]
-         [--leave I@T] [--slow I:K@T] [--rejoin I@T] [--balance on|off]
+         [--leave I@T] [--slow I:K@T] [--rejoin I@T] [--balance on|off] [--max-in-flight K]
 
 Starts the signaling server and N headless Chromium phones (one browser context each), forms a room
 through the real UI, loads the model over the phones and generates. Without --model: the embedded
@@ -35,6 +37,10 @@ pauseMs}] and faults [{phone, atToken, detectedMs, resumedMs}] (times from the p
 --webgpu starts Chromium with a WebGPU adapter (software SwiftShader here: right answers, far slower than
 WASM). Each phone then times both runtimes and runs prefill and decode each on the faster; --decode and
 --prefill (one of auto|wasm|webgpu per phone) override that choice, as ?decode= / ?prefill= do.
+Several prompts (--prompt repeated, or --prompts-file: a JSON array of strings or of {prompt, phone?,
+maxNewTokens?, temperature?, seed?}) are asked at the same moment, prompt i from phone i mod N; --json
+then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSecond, timeToFirstTokenMs}]
+and aggregateTokensPerSecond. --max-in-flight K lets at most K answers run at once (the rest queue).
 `;
 
 async function main(): Promise<number> {
@@ -42,7 +48,9 @@ async function main(): Promise<number> {
     options: {
       model: { type: 'string' },
       devices: { type: 'string', default: '3' },
-      prompt: { type: 'string' },
+      prompt: { type: 'string', multiple: true },
+      'prompts-file': { type: 'string' },
+      'max-in-flight': { type: 'string' },
       'prompt-ids': { type: 'string' },
       'max-new-tokens': { type: 'string', default: '32' },
       temperature: { type: 'string' },
@@ -100,6 +108,13 @@ async function main(): Promise<number> {
     // The leader's page balances (or not) the room it leads.
     ...(i === 0 && values.balance === 'off' ? { balance: 'off' } : {}),
   }));
+  const maxInFlight = num(values['max-in-flight']);
+  if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1))
+    throw new Error('--max-in-flight is a whole number ≥ 1');
+  if (maxInFlight !== undefined) settings[0]!.maxInFlight = String(maxInFlight);
+  const specs: PromptSpec[] = values['prompts-file']
+    ? readPromptsFile(values['prompts-file'])
+    : (values.prompt ?? []).map((prompt) => ({ prompt }));
   const changes = parseChanges(values, devices);
   const planner = values.planner;
   if (planner !== 'solved' && planner !== 'even') throw new Error('--planner is solved or even');
@@ -121,9 +136,34 @@ async function main(): Promise<number> {
       const b = await room.waitForBackups();
       log(`backups: ${b.fetched} block(s) cached${b.stopped.length ? ` (${b.stopped.join('; ')})` : ''}`);
     }
+    const sampling = {
+      maxNewTokens: num(values['max-new-tokens']),
+      temperature: num(values.temperature),
+      topK: num(values['top-k']),
+      topP: num(values['top-p']),
+      repetitionPenalty: num(values['repetition-penalty']),
+      seed: num(values.seed),
+    };
+    if (specs.length > 1) {
+      const defaults = { ...DEFAULT_SAMPLING, ...definedOnly(sampling) };
+      const asks = asksOf(specs, devices, defaults);
+      const many = manyResult(specs, asks, await room.askAll(asks));
+      if (values.json) process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...many })}\n`);
+      else {
+        for (const r of many.results)
+          process.stdout.write(
+            `[phone ${r.phone}] ${r.prompt}${r.text}${r.message ? ` (${r.message})` : ''}\n`,
+          );
+        log(
+          `${many.results.length} answers at ${many.aggregateTokensPerSecond.toFixed(1)} tokens/s together`,
+        );
+      }
+      return 0;
+    }
+    const prompt = specs[0]?.prompt ?? '';
     const result = await room.generateWith(
       {
-        prompt: values.prompt ?? '',
+        prompt,
         promptIds: values['prompt-ids']?.split(',').map(Number),
         maxNewTokens: num(values['max-new-tokens']),
         temperature: num(values.temperature),
@@ -136,7 +176,7 @@ async function main(): Promise<number> {
     );
     if (values.json) process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...result })}\n`);
     else {
-      process.stdout.write(`${values.prompt ?? ''}${result.text}\n`);
+      process.stdout.write(`${prompt}${result.text}\n`);
       log(
         `${result.generatedIds.length} tokens at ${result.tokensPerSecond.toFixed(1)} tokens/s on ${devices} phone(s): ` +
           result.plan.stages.map((s) => `${s.phone} blocks ${s.firstBlock}–${s.lastBlock}`).join(', '),
@@ -146,6 +186,13 @@ async function main(): Promise<number> {
     await room.close();
   }
   return 0;
+}
+
+/** The settings given on the command line (absent ones keep their defaults). */
+function definedOnly<T extends Record<string, number | undefined>>(o: T): Partial<Record<keyof T, number>> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<
+    Record<keyof T, number>
+  >;
 }
 
 await reexecInNetns();

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type RunningServer, startServer } from '../../signaling-server/server';
 import type { LoadStats } from '../../src/app/stage-host';
-import type {} from '../../src/ui/debug-surface'; // window.__chorus, the page's typed debug surface
+import type { AskInput, SamplingParams } from '../../src/core/protocol/messages';
+import type { AskedAnswer } from '../../src/ui/debug-surface'; // and window.__chorus, the page's debug surface
 import { REPO } from './prepare-models';
 import { type RoomChange, reportOf, runScenario, type ScenarioReport } from './scenario';
 
@@ -54,6 +55,13 @@ export interface RoomResult {
     remoteHops: number;
     solveMs: number | null;
   };
+}
+
+/** One question from one phone (`phone`: its index, 0 the leader). */
+export interface Ask {
+  readonly phone: number;
+  readonly input: AskInput;
+  readonly params: SamplingParams;
 }
 
 export interface PromptOptions {
@@ -431,6 +439,35 @@ export class SimulatedRoom {
     const r = await result;
     const history = await this.leader.evaluate(() => window.__chorus!.history());
     return { ...r, ...reportOf(this, history, closedAt, since) };
+  }
+
+  /**
+   * Asks from several phones at the same moment (each page's debug `ask`, not its prompt box, so none
+   * waits for another's typing); resolves with each answer as its asking phone heard it.
+   */
+  async askAll(asks: readonly Ask[], timeoutMs = 600_000): Promise<AskedAnswer[]> {
+    const run = Promise.all(
+      asks.map((a) => {
+        const page = this.pages[a.phone];
+        if (!page || page.isClosed()) throw new Error(`phone ${a.phone} has no open page`);
+        return page.evaluate(([input, params]) => window.__chorus!.ask(input, params), [
+          a.input,
+          a.params,
+        ] as const);
+      }),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${asks.length} answers did not end in ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([run, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Round-trip times (ms) from the leader to every other phone, `count` small pings each. */
