@@ -35,6 +35,16 @@ export class Member {
   private readonly watchdog: ReturnType<typeof setInterval>;
   /** Silence from the leader this long means its tab is gone (its channel may take far longer to close). */
   static readonly LEADER_TIMEOUT_MS = 5000;
+  /**
+   * While phones load or measure, the leader's tab may be busy for longer (it loads its own stage on its
+   * main thread: a large block merges for seconds on a slow phone). A closing tab still says goodbye at
+   * once (its links close); only a frozen one takes this long to be noticed.
+   */
+  static readonly LEADER_TIMEOUT_LOADING_MS = 30_000;
+
+  private roomIsLoading(): boolean {
+    return this.phones.some((p) => p.state === 'loading' || p.state === 'measuring');
+  }
 
   private constructor(
     private readonly membership: Membership,
@@ -42,9 +52,15 @@ export class Member {
     private readonly onChange: () => void,
     log: (line: string) => void,
   ) {
+    let lastTick = performance.now();
     this.watchdog = setInterval(() => {
-      if (this.leaderGone || performance.now() - this.leaderSeen < Member.LEADER_TIMEOUT_MS) return;
-      log('the leader has not been heard from for 5 s: the room is over');
+      const now = performance.now();
+      // A late tick means this tab was stalled: the leader's messages may be queued behind it, unread.
+      if (now - lastTick > 3000) this.leaderSeen = now;
+      lastTick = now;
+      const timeout = this.roomIsLoading() ? Member.LEADER_TIMEOUT_LOADING_MS : Member.LEADER_TIMEOUT_MS;
+      if (this.leaderGone || now - this.leaderSeen < timeout) return;
+      log(`the leader has not been heard from for ${Math.round(timeout / 1000)} s: the room is over`);
       this.membership.link(leaderId)?.close();
       this.leaderIsGone();
     }, 1000);

@@ -56,6 +56,8 @@ export class PipelineDriver {
   private readonly idleWaiters: (() => void)[] = [];
   /** Counts faults, so a resume that raced a newer fault leaves the answers held for the next one. */
   private interrupts = 0;
+  /** The gate is closed because of a fault (not a planned move): steps in flight were cut short. */
+  private faultHeld = false;
   /** Told of every step's answer (the room learns from steps while answers run). */
   onStep: ((m: MessageOf<'logits'>, stepMs: number) => void) | null = null;
 
@@ -90,11 +92,18 @@ export class PipelineDriver {
    * when `requestId` is absent — which also lets every answer held at the gate fail instead of waiting.
    */
   failed(message: string, requestId?: string): void {
+    if (requestId && this.gate && this.faultHeld) {
+      // A fault holds the answers: a stage's error about a step cut short is part of that fault, and
+      // the step is sent again on the new plan (where a real error shows again).
+      this.log(`while the room re-plans, ignored an error for ${requestId}: ${message}`);
+      return;
+    }
     const error = new Error(message);
     for (const [rid, s] of this.sequences) if (!requestId || rid === requestId) s.failure ??= error;
     this.pending.rejectWhere(error, (key) => !requestId || key.startsWith(`${requestId}:`));
     if (!requestId && this.gate) {
       this.gate = null;
+      this.faultHeld = false;
       this.openGate();
     }
   }
@@ -134,6 +143,7 @@ export class PipelineDriver {
    */
   interrupt(why: string): Promise<void> {
     this.interrupts++;
+    this.faultHeld = true;
     if (!this.gate) this.gate = new Promise((resolve) => (this.openGate = resolve));
     this.pending.rejectWhere(new Interrupted(why));
     return this.pause();
@@ -165,6 +175,7 @@ export class PipelineDriver {
     );
     if (this.interrupts !== faults) return;
     this.gate = null;
+    this.faultHeld = false;
     this.openGate();
   }
 

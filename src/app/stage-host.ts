@@ -307,6 +307,12 @@ export class StageHost {
       }
       const result = await this.deps.backend.step(m.requestId, m.step, m.tensors);
       this.stepsRun++;
+      if (this.assignment !== a) {
+        // Re-assigned while it ran (a fault re-plans without waiting for steps in flight): the leader
+        // sends this step again under the new plan, so its result goes nowhere, and is no error.
+        this.deps.log(`step ${m.step} of ${m.requestId} outlived plan ${a.planId}: not sent on`);
+        return;
+      }
       const stageTimesMs = [...m.stageTimesMs, result.ms];
       const residentMs = [...m.residentMs, performance.now() - arrived];
       const replay = m.replayThrough === undefined ? {} : { replayThrough: m.replayThrough };
