@@ -312,6 +312,7 @@ export class Leader {
 
   /** How many answers may run at once now, and answers running or waiting. */
   get admission(): { maxInFlight: number; inFlight: number } {
+    this.refreshCap();
     return { maxInFlight: this.answers.maxInFlight, inFlight: this.answers.inFlight };
   }
 
