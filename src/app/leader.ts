@@ -351,12 +351,9 @@ export class Leader {
     return this.deviceLinks.get(phoneId) ?? this.membership.linkTo(phoneId);
   }
 
-  /** Stops every answer in the room (the End room button). */
-  stop(): void {
-    this.answers.stopAll();
-  }
-
+  /** Ends the room (End room, or the tab closing): every answer stops, every link closes. */
   destroy(): void {
+    this.answers.stopAll();
     this.heartbeat.stop();
     this.membership.destroy();
   }

@@ -33,8 +33,12 @@ export class Member {
   /** When the leader was last heard from: it pings every phone twice a second. */
   private leaderSeen = performance.now();
   private readonly watchdog: ReturnType<typeof setInterval>;
-  /** Silence from the leader this long means its tab is gone (its channel may take far longer to close). */
-  static readonly LEADER_TIMEOUT_MS = 5000;
+  /**
+   * Silence from the leader this long means its tab is frozen or gone without a goodbye (a closing tab
+   * closes its links at once, and its channel may take far longer to close by itself). Long enough for a
+   * leader busy timing itself on a phone whose cores are all taken (2 s silences are seen here).
+   */
+  static readonly LEADER_TIMEOUT_MS = 15_000;
   /**
    * While phones load or measure, the leader's tab may be busy for longer (it loads its own stage on its
    * main thread: a large block merges for seconds on a slow phone). A closing tab still says goodbye at
