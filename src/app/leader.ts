@@ -152,15 +152,18 @@ export class Leader {
     fromLeader.onMessage((m) => this.router.deliver(m, fromLeader, leaderSender));
     toSelf.onMessage((m) => this.router.deliver(m, toSelf, this.senderOf(SELF)));
     this.heartbeat = new Heartbeat({
-      watched: () =>
-        (this.plans.roomPlan?.plan.stages ?? [])
+      watched: () => {
+        // While any phone measures itself or loads blocks, no one is judged: on a few shared cores (and
+        // on a phone running hot) one page's spinning calibration threads or block merges starve the
+        // others' main threads for a second or more. A closing tab is still noticed at once.
+        const phones = this.roster.phones;
+        if (phones.some((p) => p.state === 'loading' || this.plans.measuring(p.id))) return [];
+        return (this.plans.roomPlan?.plan.stages ?? [])
           .map((s) => s.phoneId)
           .filter(
-            (id) =>
-              id !== SELF &&
-              !this.plans.measuring(id) &&
-              /^(ready|busy)$/.test(this.roster.phones.find((p) => p.id === id)?.state ?? ''),
-          ),
+            (id) => id !== SELF && /^(ready|busy)$/.test(phones.find((p) => p.id === id)?.state ?? ''),
+          );
+      },
       everyone: () => [...this.deviceLinks.keys()].filter((id) => id !== SELF),
       ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),
       dead: (id, silentMs) => {
