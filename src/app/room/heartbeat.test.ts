@@ -34,6 +34,25 @@ describe('Heartbeat', () => {
     hb.stop();
   });
 
+  it('between answers, gives a silent phone 10 s; an answer starting brings the 2 s rule back', () => {
+    const dead: string[] = [];
+    let answering = false;
+    const hb = new Heartbeat({
+      watched: () => ['a'],
+      everyone: () => ['a'],
+      ping: () => {},
+      dead: (id) => dead.push(id),
+      answering: () => answering,
+    });
+    vi.advanceTimersByTime(500);
+    vi.advanceTimersByTime(4000); // silent 4 s, nobody waiting on it
+    expect(dead).toEqual([]);
+    answering = true;
+    vi.advanceTimersByTime(1000);
+    expect(dead).toEqual(['a']);
+    hb.stop();
+  });
+
   it('judges nobody while pardoned, and judges again after', () => {
     const { hb, dead } = room();
     hb.pardon(3000);

@@ -15,6 +15,14 @@ export interface HeartbeatDeps {
   readonly dead: (phoneId: string, silentMs: number) => void;
   readonly intervalMs?: number;
   readonly timeoutMs?: number;
+  /**
+   * Whether an answer is waiting on the phones now (default: always). Between answers nothing is held
+   * up by a frozen phone, so silence is judged by the longer `idleTimeoutMs`: a healthy phone starved of
+   * its cores for a second then costs the room nothing, and an answer that starts meanwhile brings the
+   * short timeout back at once.
+   */
+  readonly answering?: () => boolean;
+  readonly idleTimeoutMs?: number;
 }
 
 export class Heartbeat {
@@ -57,7 +65,9 @@ export class Heartbeat {
     this.lastTick = now;
     // Silent past this at one tick and still at the next: gone — at most `timeoutMs` after the last
     // message (1.5–2 s with the defaults: a half-second tick, 2 s).
-    const timeout = (this.deps.timeoutMs ?? 2000) - 2 * interval;
+    const answering = this.deps.answering?.() ?? true;
+    const timeout =
+      (answering ? (this.deps.timeoutMs ?? 2000) : (this.deps.idleTimeoutMs ?? 10_000)) - 2 * interval;
     const watched = new Set(this.deps.watched());
     for (const id of this.deps.everyone()) if (!watched.has(id)) this.deps.ping(id);
     for (const id of watched) {
