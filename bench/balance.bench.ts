@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { REPO } from '../tools/room/prepare-models';
 import type { RoomChange } from '../tools/room/scenario';
 import { SimulatedRoom } from '../tools/room/simulator';
 import { type Benchmark, median, type Row, spread } from './harness';
@@ -12,7 +13,9 @@ import { type BenchModel, benchModel, modelKey } from './rooms';
 
 const MODEL: BenchModel = { preset: 'mini-30m', dtype: 'fp32' };
 const SLOW_AT = 16;
-const TOKENS = 160;
+/** The generated model's own folder (its config.json; the shards beside the server have none). */
+const MODEL_DIR = path.join(REPO, '.models', MODEL.preset);
+const TOKENS = 480;
 const SLOW: RoomChange = { kind: 'slow', phone: 1, factor: 4, atToken: SLOW_AT };
 
 /** Tokens per second over the decode steps from `from` on. */
@@ -45,7 +48,7 @@ async function run(
       900_000,
     );
     const move = r.replans.find((x) => x.reason === 'slow');
-    const transfer = move ? await transferCost(room, mount.dir, before, move, promptIds.length) : null;
+    const transfer = move ? await transferCost(room, MODEL_DIR, before, move, promptIds.length) : null;
     return {
       tokensPerSecond: rateAfter(r.stepMs, SLOW_AT),
       replans: r.replans,
@@ -77,13 +80,21 @@ async function transferCost(
     stages.findIndex((s) => b >= s.firstBlock && b <= s.lastBlock);
   const oldPhone = (b: number) => room.indexOf(before[owner(before, b)]?.phoneId ?? '') ?? -1;
   const newPhone = (b: number) => move.stages[owner(move.stages, b)]?.phone ?? -1;
-  // Blocks 1 … layers are the decoder layers (block 0 embeds, the last one is the head).
-  const taken = new Map<number | string, number>();
-  for (let b = 1; b <= layers; b++)
-    if (oldPhone(b) !== newPhone(b)) taken.set(newPhone(b), (taken.get(newPhone(b)) ?? 0) + 1);
-  const movedLayers = [...taken.values()].reduce((a, b) => a + b, 0);
+  // Blocks 1 … layers are the decoder layers (block 0 embeds, the last one is the head). A cache moves
+  // from its old phone to its new one; the probe runs between the leader and the other end of the
+  // busiest such pair (a cache moving to the leader comes from a phone, and the link is the same).
+  const ends = new Map<number | string, number>();
+  let movedLayers = 0;
+  for (let b = 1; b <= layers; b++) {
+    const from = oldPhone(b);
+    const to = newPhone(b);
+    if (from === to) continue;
+    movedLayers++;
+    const phone = to !== 0 ? to : from;
+    ends.set(phone, (ends.get(phone) ?? 0) + 1);
+  }
   const bytes = movedLayers * perLayerToken * (promptTokens + move.atToken);
-  const to = [...taken].sort((a, b) => b[1] - a[1]).find(([p]) => p !== 0)?.[0];
+  const to = [...ends].sort((a, b) => b[1] - a[1]).find(([p]) => p !== 0)?.[0];
   const id = typeof to === 'number' ? await room.pages[to]!.evaluate(() => window.__chorus!.id()!) : null;
   const ms: number[] = [];
   if (id && bytes > 0)

@@ -42,6 +42,7 @@ interface Sequence {
   readonly abort: AbortController;
   /** Set when the answer cannot go on: its next step throws this instead of being sent. */
   failure: Error | null;
+  readonly maxNewTokens: number;
 }
 
 /** A step cut short by a fault: the answer waits for the new plan and sends the step again. */
@@ -121,6 +122,13 @@ export class PipelineDriver {
   get tokensOut(): number {
     const first = this.sequences.values().next().value;
     return first ? first.lastStep + 1 : 0;
+  }
+
+  /** Tokens the longest answer in flight may still write (its length limit; it may stop sooner). */
+  get tokensLeft(): number {
+    let left = 0;
+    for (const s of this.sequences.values()) left = Math.max(left, s.maxNewTokens - (s.lastStep + 1));
+    return left;
   }
 
   encode(text: string): number[] {
@@ -253,6 +261,7 @@ export class PipelineDriver {
       sent: [],
       abort: new AbortController(),
       failure: null,
+      maxNewTokens: params.maxNewTokens,
     };
     this.sequences.set(requestId, seq);
     const ids: number[] = [];

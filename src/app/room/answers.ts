@@ -125,7 +125,7 @@ export class Answers {
     if (its.length) this.deps.log(`${its.length} answer(s) of ${name} stopped: the phone left`);
   }
 
-  /** Stops every answer (the room is ending, or the leader's Stop). */
+  /** Stops every answer (the room is ending). */
   stopAll(): void {
     for (const job of [...this.jobs.values()]) this.cancel(job.phone, job.requestId);
   }

@@ -12,6 +12,7 @@ import {
   EVERY_STEPS,
   stepped,
   WINDOW_STEPS,
+  worthMoving,
 } from '../../core/room/balance-rule';
 import type { GenerationOutput } from '../pipeline-driver';
 
@@ -27,6 +28,10 @@ export interface BalancerDeps {
     move: () => Promise<void>;
   } | null>;
   readonly log: (line: string) => void;
+  /** Tokens the longest answer in flight may still write. */
+  readonly tokensLeft: () => number;
+  /** What a move is expected to pause the answers for (ms). */
+  readonly pauseEstimateMs: () => number;
 }
 
 export class Balancer {
@@ -78,6 +83,14 @@ export class Balancer {
         `balance check: ${ms(c.currentMs)} ms/token now, ${ms(c.bestMs)} at best (${d.move ? 'confirmed' : `${d.state.wins} in a row`})`,
       );
       if (!d.move) return;
+      const left = this.deps.tokensLeft();
+      const pause = this.deps.pauseEstimateMs();
+      if (!worthMoving(c.currentMs! - c.bestMs!, left, pause)) {
+        this.deps.log(
+          `balance check: not worth it with ${left} tokens left (saves ${ms((c.currentMs! - c.bestMs!) * left)} ms, a move pauses ~${ms(pause)} ms)`,
+        );
+        return;
+      }
       this.deps.log(`balancing: ${c.currentMs!.toFixed(1)} → ${c.bestMs!.toFixed(1)} ms/token predicted`);
       await c.move();
     } catch (e) {

@@ -84,6 +84,8 @@ export class RoomPlans {
     });
     this.balancer = new Balancer({
       log: deps.log,
+      tokensLeft: () => this.driver?.tokensLeft ?? 0,
+      pauseEstimateMs: () => this.pauseEstimateMs(),
       learn: (window) => {
         const rp = this.roomPlan;
         if (!this.measurements.surveyed || !rp) return false;
@@ -411,6 +413,17 @@ export class RoomPlans {
       if (this.driver === driver && samePlan && solo && !this.learntMidAnswer) this.learn(r);
       return r;
     });
+  }
+
+  /**
+   * What the next move is expected to pause the answers for: the last move's pause when there was one;
+   * before any, the room's first load (from the network or the cache: an upper bound for a move, whose
+   * blocks are mostly cached already).
+   */
+  private pauseEstimateMs(): number {
+    const replans = this.history.filter((e): e is ReplanEvent => e.kind === 'replan');
+    const moved = replans.filter((e) => e.reason !== 'load').at(-1);
+    return moved ? moved.pauseMs : (replans.at(-1)?.loadMs ?? 0);
   }
 
   /** Each measured phone's memory budget (null until the room is measured). */

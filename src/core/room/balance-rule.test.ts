@@ -6,6 +6,7 @@ import {
   decide,
   EVERY_STEPS,
   stepped,
+  worthMoving,
 } from './balance-rule';
 
 /** Runs evaluations every EVERY_STEPS steps over (current, best) predictions; returns the moves' indices. */
@@ -67,5 +68,13 @@ describe('balance rule', () => {
     s = d.state;
     expect(d.move).toBe(false);
     expect(s.wins).toBe(0);
+  });
+
+  it('a move must pay for its pause before the answers end', () => {
+    // 60 ms/token saved over 200 tokens is 12 s: worth a 10 s pause, not a 15 s one.
+    expect(worthMoving(60, 200, 10_000)).toBe(true);
+    expect(worthMoving(60, 200, 15_000)).toBe(false);
+    // Near the end of an answer even a large gain is not worth a move.
+    expect(worthMoving(500, 10, 8000)).toBe(false);
   });
 });

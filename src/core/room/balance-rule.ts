@@ -11,6 +11,10 @@
  * - and at least `COOLDOWN_STEPS` (32) steps must pass after a move, so that its own pause and the
  *   one-time costs after it (first runs of a new session) are not read as a reason to move again.
  *
+ * - and the move must pay for itself before the answers end: what it saves per token, times the tokens
+ *   the longest answer in flight may still write, must beat the pause a move is expected to cost
+ *   (`worthMoving`). A move near the end of an answer only adds its pause.
+ *
  * After a move the new plan is the optimum for what was learnt, so the same figures cannot make it
  * move back: it moves again only when the phones change again. The rule is pure; tests show it holds
  * still under noise and moves once for a sustained slowdown.
@@ -49,4 +53,12 @@ export function decide(
   if (wins >= CONFIRMATIONS && state.sinceMove >= COOLDOWN_STEPS)
     return { move: true, state: { wins: 0, sinceMove: 0 } };
   return { move: false, state: { ...state, wins } };
+}
+
+/** A move must save at least this many times its expected pause. */
+export const PAYBACK = 1;
+
+/** Whether saving `gainMsPerToken` over `tokensLeft` tokens is worth a pause of `pauseMs`. */
+export function worthMoving(gainMsPerToken: number, tokensLeft: number, pauseMs: number): boolean {
+  return gainMsPerToken * tokensLeft > PAYBACK * pauseMs;
 }
