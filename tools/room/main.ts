@@ -165,12 +165,7 @@ async function main(): Promise<number> {
       {
         prompt,
         promptIds: values['prompt-ids']?.split(',').map(Number),
-        maxNewTokens: num(values['max-new-tokens']),
-        temperature: num(values.temperature),
-        topK: num(values['top-k']),
-        topP: num(values['top-p']),
-        repetitionPenalty: num(values['repetition-penalty']),
-        seed: num(values.seed),
+        ...sampling,
       },
       changes,
     );
