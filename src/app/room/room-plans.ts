@@ -416,14 +416,13 @@ export class RoomPlans {
   }
 
   /**
-   * What the next move is expected to pause the answers for: the last move's pause when there was one;
-   * before any, the room's first load (from the network or the cache: an upper bound for a move, whose
-   * blocks are mostly cached already).
+   * What the next move is expected to pause the answers for: the last move's pause. Before any move
+   * nothing is known (the first load came from the network, far slower than a move from the cache), so
+   * the first move is judged by its gain alone.
    */
   private pauseEstimateMs(): number {
-    const replans = this.history.filter((e): e is ReplanEvent => e.kind === 'replan');
-    const moved = replans.filter((e) => e.reason !== 'load').at(-1);
-    return moved ? moved.pauseMs : (replans.at(-1)?.loadMs ?? 0);
+    const moved = this.history.filter((e): e is ReplanEvent => e.kind === 'replan' && e.reason !== 'load');
+    return moved.at(-1)?.pauseMs ?? 0;
   }
 
   /** Each measured phone's memory budget (null until the room is measured). */
