@@ -4,22 +4,14 @@
  * here), and the stage it is assigned. It shows the roster the leader sends.
  */
 import type { Link } from '../core/ports';
-import type { AnswerSummary, AskInput, PhoneInfo, SamplingParams } from '../core/protocol/messages';
+import type { AskInput, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import type { Sender } from '../core/room/routes';
 import { LEADER_PEER_PREFIX, type RoomTabOptions } from './leader';
-import type { AnswerSink } from './room/answers';
+import { type AnswerSink, NO_ANSWER } from './room/answers';
 import { Membership } from './room/membership';
 import { Pinger } from './room/pinger';
 import { Router } from './room/router';
 import { StageHost } from './stage-host';
-
-const NO_ANSWER: AnswerSummary = {
-  outcome: 'failed',
-  promptIds: [],
-  generatedIds: [],
-  tokensPerSecond: 0,
-  timeToFirstTokenMs: null,
-};
 
 export interface MemberOptions extends RoomTabOptions {
   readonly secret: string;

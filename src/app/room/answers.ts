@@ -73,7 +73,12 @@ export class Answers {
   ask(phone: string, requestId: string, input: AskInput, params: SamplingParams, sink: AnswerSink): void {
     const key = keyOf(phone, requestId);
     const refuse = (message: string) =>
-      sink.end({ ...EMPTY, outcome: 'refused', message, promptIds: 'ids' in input ? [...input.ids] : [] });
+      sink.end({
+        ...NO_ANSWER,
+        outcome: 'refused',
+        message,
+        promptIds: 'ids' in input ? [...input.ids] : [],
+      });
     if (this.jobs.has(key)) {
       refuse(`an answer named ${requestId} is already asked from this phone`);
       return;
@@ -113,7 +118,7 @@ export class Answers {
     job.stopped = true;
     if (this.queue.withdraw(job.id)) {
       this.jobs.delete(keyOf(phone, requestId));
-      job.sink.end({ ...EMPTY, outcome: 'stopped', message: 'stopped before it started' });
+      job.sink.end({ ...NO_ANSWER, outcome: 'stopped', message: 'stopped before it started' });
       this.tellPositions();
     } else this.deps.stop(job.id);
   }
@@ -168,7 +173,7 @@ export class Answers {
         (e: unknown) => {
           const message = e instanceof Error ? e.message : String(e);
           this.deps.log(`answer ${job.id} from ${job.phone} failed: ${message}`);
-          job.sink.end({ ...EMPTY, outcome: 'failed', message });
+          job.sink.end({ ...NO_ANSWER, outcome: 'failed', message });
         },
       )
       .finally(() => {
@@ -188,7 +193,8 @@ export class Answers {
   }
 }
 
-const EMPTY: AnswerSummary = {
+/** An answer that never produced anything (refused, failed, or stopped before it started). */
+export const NO_ANSWER: AnswerSummary = {
   outcome: 'failed',
   promptIds: [],
   generatedIds: [],
