@@ -77,7 +77,14 @@ export interface StageBackend {
    * `loads`: stages loaded into this backend since it was made; `activeRequests`: requests holding a
    * KV cache now; `kvBytes`: the bytes those caches hold (what a phone's memory budget must cover).
    */
-  stats(): Promise<{ readonly loads: number; readonly activeRequests: number; readonly kvBytes: number }>;
+  stats(): Promise<{
+    readonly loads: number;
+    readonly activeRequests: number;
+    readonly kvBytes: number;
+    /** Steps that ran in one session run with other sequences' steps, and the largest such batch. */
+    readonly batchedSteps: number;
+    readonly largestBatch: number;
+  }>;
   /**
    * Times `req`'s model in a session of its own beside the loaded stage, which it leaves untouched (its
    * session, its KV caches), on the runtime the stage's wasm phase uses; the emulated slowdown applies.

@@ -13,7 +13,7 @@ import type {
 } from '../ports';
 import type { ComputeBackend, PhaseBackends } from '../protocol/messages';
 import type { NamedTensors } from '../tensor';
-import { lastLogitsRow, StageRunner } from './stage-runner';
+import { type BatchItem, lastLogitsRow, StageRunner } from './stage-runner';
 
 /** Opens the merged stage graph, its external data given as bytes by name, on one execution provider. */
 export type SessionFactory = (
@@ -37,6 +37,17 @@ export interface LocalStageOptions {
   readonly webGpuAdapter?: () => Promise<string | null>;
   /** Names one phase's runtime for `load`'s `backend`. Default "webgpu" / "wasm (N threads)". */
   readonly describeRuntime?: (ep: ComputeBackend, req: StageLoadRequest) => string;
+  /**
+   * Most sequences run together in one session run (continuous batching): the one-token steps that
+   * wait while the runtime is busy go in as one batch. 1 runs every step alone. Default 8.
+   */
+  readonly maxBatch?: number;
+}
+
+/** A step waiting for the runtime, with the promise its caller holds. */
+interface WaitingStep extends BatchItem {
+  readonly resolve: (r: StageStepResult) => void;
+  readonly reject: (e: unknown) => void;
 }
 
 interface LoadedStage {
@@ -70,6 +81,12 @@ export class LocalStageBackend implements StageBackend {
   private disposed = false;
   /** The tail of the call queue: every call waits for the one before it (see `serial`). */
   private queue: Promise<unknown> = Promise.resolve();
+  /** Steps that arrived since the runtime last started on steps: they will run as one group. */
+  private waiting: WaitingStep[] | null = null;
+  private maxBatch: number;
+  /** Steps that ran batched with others, and the largest batch, for stats. */
+  private batchedSteps = 0;
+  private largestBatch = 1;
   private readonly sleep: (ms: number) => void | Promise<void>;
   private readonly webGpuAdapter: () => Promise<string | null>;
   private readonly describeRuntime: (ep: ComputeBackend, req: StageLoadRequest) => string;
@@ -82,14 +99,39 @@ export class LocalStageBackend implements StageBackend {
     this.sleep = opts.sleep ?? defaultSleep;
     this.webGpuAdapter = opts.webGpuAdapter ?? (async () => null);
     this.describeRuntime = opts.describeRuntime ?? defaultDescription;
+    this.maxBatch = checkMaxBatch(opts.maxBatch ?? 8);
   }
 
   load(req: StageLoadRequest): Promise<StageLoadResult> {
     return this.serial('load', () => this.loadNow(req));
   }
 
+  /**
+   * Steps join the group waiting for the runtime; the group runs when the runtime frees up, so the
+   * steps of many answers that meet at this stage share one session run (see `runGroup`).
+   */
   step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult> {
-    return this.serial(`step ${step} of request ${requestId}`, () => this.stepNow(requestId, step, tensors));
+    return new Promise((resolve, reject) => {
+      const item = { requestId, step, tensors, resolve, reject };
+      if (this.waiting) {
+        this.waiting.push(item);
+        return;
+      }
+      const group = [item];
+      this.waiting = group;
+      this.serial(`step ${step} of request ${requestId}`, () => {
+        if (this.waiting === group) this.waiting = null;
+        return this.runGroup(group);
+      }).catch((e) => {
+        for (const s of group) s.reject(e);
+      });
+    });
+  }
+
+  setMaxBatch(k: number): Promise<void> {
+    return this.serial('setMaxBatch', () => {
+      this.maxBatch = checkMaxBatch(k);
+    });
   }
 
   release(requestId: string): Promise<void> {
@@ -105,6 +147,8 @@ export class LocalStageBackend implements StageBackend {
       loads: this.loads,
       activeRequests: this.stage?.runner.activeRequests ?? 0,
       kvBytes: this.stage?.runner.kvBytes ?? 0,
+      batchedSteps: this.batchedSteps,
+      largestBatch: this.largestBatch,
     }));
   }
 
@@ -128,6 +172,8 @@ export class LocalStageBackend implements StageBackend {
    * dispose fails, naming itself.
    */
   private serial<T>(what: string, run: () => T | Promise<T>): Promise<T> {
+    // Steps that come after this call must not join a group queued before it (nor overtake a load).
+    if (!what.startsWith('step ')) this.waiting = null;
     const result = this.queue.then(() => {
       if (this.disposed) throw new Error(`${what}: this stage backend was disposed`);
       return run();
@@ -204,15 +250,73 @@ export class LocalStageBackend implements StageBackend {
     }
   }
 
-  private async stepNow(requestId: string, n: number, tensors: NamedTensors): Promise<StageStepResult> {
+  /**
+   * Runs a group of waiting steps: one-token steps of distinct requests together, up to maxBatch, and
+   * the rest (a prefill, a request's next replayed step) alone, each request's steps in their order.
+   * A batch this stage can't run together runs one step after another; each step settles on its own.
+   */
+  private async runGroup(group: WaitingStep[]): Promise<void> {
+    let left = group;
+    while (left.length > 0) {
+      const batch: WaitingStep[] = [];
+      const blocked = new Set<string>();
+      for (const s of left) {
+        const first = batch.length === 0;
+        if (first || (batch.length < this.maxBatch && s.step > 0 && !blocked.has(s.requestId))) batch.push(s);
+        blocked.add(s.requestId); // a request's later steps wait for this one
+        if (first && s.step === 0) break; // a prefill runs alone
+      }
+      left = left.filter((s) => !batch.includes(s));
+      await this.runBatch(batch);
+    }
+  }
+
+  private async runBatch(batch: readonly WaitingStep[]): Promise<void> {
+    if (batch.length > 1) {
+      try {
+        const { value, ms } = await this.timed((stage) => stage.runner.stepMany(batch));
+        if (typeof value !== 'string') {
+          this.batchedSteps += batch.length;
+          this.largestBatch = Math.max(this.largestBatch, batch.length);
+          batch.forEach((s, i) => this.settle(s, () => this.finish(value[i]!, ms)));
+          return;
+        }
+        // Not batchable (yet): `value` says why; the steps run one by one below.
+      } catch {
+        // Run them one by one below: each then fails, or not, on its own.
+      }
+    }
+    for (const s of batch) {
+      try {
+        const r = await this.timed((stage) => stage.runner.step(s.requestId, s.step, s.tensors));
+        this.settle(s, () => this.finish(r.value, r.ms));
+      } catch (e) {
+        s.reject(e);
+      }
+    }
+  }
+
+  private settle(s: WaitingStep, result: () => StageStepResult): void {
+    try {
+      s.resolve(result());
+    } catch (e) {
+      s.reject(e);
+    }
+  }
+
+  /** Runs on the loaded stage, then waits out the emulated slowness; `ms` includes that wait. */
+  private async timed<T>(run: (stage: LoadedStage) => Promise<T>): Promise<{ value: T; ms: number }> {
     const stage = this.stage;
     if (!stage) throw new Error('no stage is loaded in this backend (a step before load, or after unload)');
     const t0 = performance.now();
-    const outputs = await stage.runner.step(requestId, n, tensors);
+    const value = await run(stage);
     // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
     if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
-    const ms = performance.now() - t0;
-    if (stage.trimLogits) {
+    return { value, ms: performance.now() - t0 };
+  }
+
+  private finish(outputs: NamedTensors, ms: number): StageStepResult {
+    if (this.stage?.trimLogits) {
       const logits = outputs.logits;
       if (!logits) throw new Error('this is the last stage (trimLogits) but it produced no logits');
       // Only the last position's row goes back: the rest of [1, S, V] is of no use to the sampler.
@@ -221,4 +325,10 @@ export class LocalStageBackend implements StageBackend {
     }
     return { outputs, ms };
   }
+}
+
+function checkMaxBatch(k: number): number {
+  if (!(Number.isInteger(k) && k >= 1))
+    throw new RangeError(`a batch limit must be an integer ≥ 1, got ${k}`);
+  return k;
 }

@@ -7,6 +7,7 @@ import { pairCacheTensors } from '../graph/cache-tensors';
 import type { IOSpec } from '../graph/manifest';
 import type { ModelSession } from '../ports';
 import type { NamedTensors, Tensor } from '../tensor';
+import { LengthAxes, rowOf, stackRows } from './batch-tensors';
 import { emptyCache } from './model-inputs';
 
 export interface StageSpec {
@@ -16,10 +17,26 @@ export interface StageSpec {
   readonly cacheOutputs: readonly string[];
 }
 
+/** One sequence's step in a batched run. */
+export interface BatchItem {
+  readonly requestId: string;
+  readonly step: number;
+  readonly tensors: NamedTensors;
+}
+
+/** The axis of a cache tensor that is its past length: the symbolic dim that isn't the batch. */
+function pastAxis(spec: IOSpec): number {
+  const symbolic = spec.dims.map((d, a) => [d, a] as const).filter(([d]) => typeof d === 'string');
+  const past = symbolic.find(([d]) => !/batch/i.test(String(d))) ?? symbolic[1];
+  if (!past) throw new Error(`cache input ${spec.name} has no symbolic past-length dim`);
+  return past[1];
+}
+
 export class StageRunner {
   private readonly pairs: [string, string][];
   private readonly caches = new Map<string, NamedTensors>();
   private readonly fetch: string[];
+  private readonly lengths = new LengthAxes();
 
   /**
    * `prefillSession`, when given, runs every request's step 0 (the prompt) and `session` the one-token
@@ -44,17 +61,84 @@ export class StageRunner {
 
   async step(requestId: string, step: number, given: NamedTensors): Promise<NamedTensors> {
     if (step === 0) this.caches.delete(requestId);
+    const feeds = this.feedsOf({ requestId, step, tensors: given });
+    const past = this.pastOf(feeds);
+    const session = step === 0 && this.prefillSession ? this.prefillSession : this.session;
+    const out = await session.run(feeds, this.fetch);
+    // One-token steps teach which outputs grow with the sequence, so later ones can run batched.
+    if (step > 0 && past !== null)
+      for (const [name, t] of Object.entries(out)) this.lengths.observe(name, t.dims, past);
+    return this.keep(requestId, out);
+  }
+
+  /**
+   * Runs several sequences' one-token steps (distinct requests, past their prefill) as one batch in one
+   * session run, padded to the longest. Each gets exactly its own outputs and cache, as if it ran
+   * alone. Returns why not instead, running nothing, when this stage's tensors can't be batched (yet).
+   */
+  async stepMany(items: readonly BatchItem[]): Promise<NamedTensors[] | string> {
+    if (new Set(items.map((i) => i.requestId)).size !== items.length) return 'a request appears twice';
+    if (items.some((i) => i.step === 0)) return 'a prefill runs alone';
+    const rows = items.map((i) => this.feedsOf(i));
+    const pasts = rows.map((r) => this.pastOf(r));
+    const ragged = pasts.some((p) => p !== pasts[0]);
+    if (ragged && pasts.some((p) => p === null)) return 'this stage cannot tell its sequences’ lengths';
+    const known = pasts as number[];
+    const axes = new Map<string, readonly { axis: number; offset: number }[]>();
+    for (const name of this.fetch) {
+      const a = ragged ? this.lengths.axesOf(name) : [];
+      if (!a) return `the length axes of ${name} are not known yet`;
+      axes.set(name, a);
+    }
+    const cacheIn = new Set(this.spec.cacheInputs);
+    const feeds: NamedTensors = {};
+    for (const name of Object.keys(rows[0]!)) {
+      const pasts = ragged ? known : known.map(() => 0);
+      const t = stackRows(
+        name,
+        rows.map((r) => r[name]!),
+        pasts,
+        cacheIn.has(name),
+      );
+      if (typeof t === 'string') return t;
+      feeds[name] = t;
+    }
+    const out = await this.session.run(feeds, this.fetch);
+    return items.map((item, i) => {
+      const own: NamedTensors = {};
+      for (const [name, t] of Object.entries(out))
+        own[name] = rowOf(t, i, known[i] ?? 0, axes.get(name) ?? []);
+      return this.keep(item.requestId, own);
+    });
+  }
+
+  /** The session feeds of one request's step: its data inputs and its past cache (empty at step 0). */
+  private feedsOf({ requestId, step, tensors }: BatchItem): NamedTensors {
     const cache = this.caches.get(requestId);
     if (step > 0 && !cache) throw new Error(`request ${requestId}: step ${step} arrived before its prefill`);
     const feeds: NamedTensors = {};
     for (const name of this.dataInputs) {
-      const t = given[name];
+      const t = tensors[name];
       if (!t) throw new Error(`request ${requestId} step ${step}: tensor ${name} is missing`);
       feeds[name] = t;
     }
     for (const [past] of this.pairs) feeds[past] = cache?.[past] ?? emptyCache(this.cacheSpecs.get(past)!);
-    const session = step === 0 && this.prefillSession ? this.prefillSession : this.session;
-    const out = await session.run(feeds, this.fetch);
+    return feeds;
+  }
+
+  /**
+   * The tokens already in a request's cache, read from its first cache tensor, or, on a stage without
+   * caches, from the attention mask it is given (one longer than the past, in a one-token step).
+   */
+  private pastOf(feeds: NamedTensors): number | null {
+    const first = this.pairs[0]?.[0];
+    if (first) return feeds[first]!.dims[pastAxis(this.cacheSpecs.get(first)!)]!;
+    const mask = feeds.attention_mask;
+    return mask ? mask.dims[mask.dims.length - 1]! - 1 : null;
+  }
+
+  /** Keeps a step's present caches as the request's past, and returns its other outputs. */
+  private keep(requestId: string, out: NamedTensors): NamedTensors {
     const next: NamedTensors = {};
     for (const [past, present] of this.pairs) next[past] = out[present]!;
     this.caches.set(requestId, next);
