@@ -11,7 +11,7 @@
  * Outputs' length axes cannot be seen from one batched run (a fixed dim, e.g. a head size of 32, may
  * equal a length by chance), so `LengthAxes` learns them from the stage's own single-sequence steps.
  */
-import { type DType, elementCount, type NamedTensors, type Tensor, type TensorData } from '../tensor';
+import { type DType, elementCount, type Tensor, type TensorData } from '../tensor';
 
 /** An axis whose size is the row's past length plus `offset` (0 for a past cache, 1 for a mask). */
 export interface LengthAxis {

@@ -278,7 +278,7 @@ export class LocalStageBackend implements StageBackend {
         if (typeof value !== 'string') {
           this.batchedSteps += batch.length;
           this.largestBatch = Math.max(this.largestBatch, batch.length);
-          batch.forEach((s, i) => this.settle(s, () => this.finish(value[i]!, ms)));
+          for (const [i, s] of batch.entries()) this.settle(s, () => this.finish(value[i]!, ms));
           return;
         }
         // Not batchable (yet): `value` says why; the steps run one by one below.
