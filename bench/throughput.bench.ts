@@ -1,7 +1,8 @@
 /**
  * throughput: three phones, a realistic generated model (mini-30m) split evenly, answers asked from all
- * three at once. Aggregate tokens/s with K answers in flight, K = 1, 2, 4, 8, side by side in one run;
- * the headline is 8 in flight ÷ 1. And the time to first token of a new question while 7 others decode.
+ * three at once. Aggregate tokens/s with K answers in flight, K = 1, 2, 4, 8, with continuous batching
+ * and without (every phone switched between the two in the same room), side by side in one run; the
+ * headline is 8 in flight ÷ 1, batched. And the time to first token of a new question while 7 decode.
  *
  * The emulated phones share this machine's 2 cores, so three busy pages would be bounded by the cores,
  * not by the pipeline. Every phone is slowed 4× (its worker sleeps 3× each run's own time): a phone is
@@ -19,6 +20,12 @@ const MODEL: BenchModel = { preset: 'mini-30m', dtype: 'fp32' };
 const LEVELS = [1, 2, 4, 8] as const;
 const TOKENS = 32;
 const SLOWDOWN = 4;
+const MODES = { batched: 8, alone: 1 } as const;
+type Mode = keyof typeof MODES;
+
+async function setMode(room: SimulatedRoom, mode: Mode): Promise<void> {
+  await Promise.all(room.pages.map((p) => p.evaluate((k) => window.__chorus!.setMaxBatch(k), MODES[mode])));
+}
 
 const prompt = (i: number) => Array.from({ length: 8 }, (_, k) => 1 + ((i * 7 + k * 3) % 200));
 
@@ -61,7 +68,8 @@ async function ttftUnderLoad(room: SimulatedRoom): Promise<number> {
 
 const benchmark: Benchmark = {
   name: 'throughput',
-  description: 'aggregate tokens/s with 1, 2, 4 and 8 answers in flight from three phones; 8 ÷ 1',
+  description:
+    'aggregate tokens/s with 1, 2, 4 and 8 answers in flight from three phones, batched and not; 8 ÷ 1',
   async run(ctx) {
     const mount = await benchModel(MODEL, ctx.log);
     const room = await Room.open({
@@ -77,49 +85,82 @@ const benchmark: Benchmark = {
       await room.waitForMeasured();
       const cap = await room.leader.evaluate(() => window.__chorus!.admission());
       ctx.log(`throughput: at most ${cap?.maxInFlight} answers at once`);
-      const byLevel = new Map<number, number[]>(LEVELS.map((k) => [k, []]));
-      const ttft: number[] = [];
+      const runs = { batched: new Map<number, number[]>(), alone: new Map<number, number[]>() };
+      const ttft = { batched: [] as number[], alone: [] as number[] };
+      const batches: number[] = [];
       for (let r = 0; r < ctx.repeats; r++) {
-        // Interleaved: each level runs close in time to the others on these shared cores.
-        for (const k of LEVELS) {
-          const tps = await aggregate(room, k);
-          byLevel.get(k)!.push(tps);
-          ctx.log(`throughput: ${k} in flight → ${tps.toFixed(2)} tokens/s`);
+        // Interleaved: each level and mode runs close in time to the others on these shared cores.
+        for (const k of LEVELS)
+          for (const mode of ['alone', 'batched'] as const) {
+            await setMode(room, mode);
+            const tps = await aggregate(room, k);
+            runs[mode].set(k, [...(runs[mode].get(k) ?? []), tps]);
+            ctx.log(`throughput: ${k} in flight, ${mode} → ${tps.toFixed(2)} tokens/s`);
+          }
+        for (const mode of ['alone', 'batched'] as const) {
+          await setMode(room, mode);
+          ttft[mode].push(await ttftUnderLoad(room));
         }
-        ttft.push(await ttftUnderLoad(room));
       }
-      const one = byLevel.get(1)!;
-      const ratio = byLevel.get(8)!.map((x, i) => x / one[i]!);
+      for (const p of room.pages)
+        batches.push((await p.evaluate(() => window.__chorus!.stage()))?.largestBatch ?? 0);
+      const level = (mode: Mode, k: number) => runs[mode].get(k)!;
+      const ratio = (mode: Mode, k: number) => level(mode, k).map((x, i) => x / level(mode, 1)[i]!);
       const key = modelKey(MODEL);
       const rows: Row[] = [
-        ...LEVELS.map((k) => ({
-          label: `${key}: ${k} in flight, aggregate tok/s (no batching)`,
-          value: spread(byLevel.get(k)!),
-          unit: 'tok/s',
-        })),
-        ...LEVELS.slice(1).map((k) => ({
-          label: `${k} in flight ÷ 1`,
-          value: spread(byLevel.get(k)!.map((x, i) => x / one[i]!)),
+        ...(['batched', 'alone'] as const).flatMap((mode) => [
+          ...LEVELS.map((k) => ({
+            label: `${key}: ${k} in flight, aggregate tok/s (${mode === 'batched' ? 'batching' : 'no batching'})`,
+            value: spread(level(mode, k)),
+            unit: 'tok/s',
+          })),
+          ...LEVELS.slice(1).map((k) => ({
+            label: `${k} in flight ÷ 1 (${mode === 'batched' ? 'batching' : 'no batching'})`,
+            value: spread(ratio(mode, k)),
+            unit: '×',
+          })),
+        ]),
+        {
+          label: '8 in flight, batching ÷ no batching',
+          value: spread(level('batched', 8).map((x, i) => x / level('alone', 8)[i]!)),
           unit: '×',
-        })),
-        { label: 'time to first token, a new question while 7 decode', value: spread(ttft), unit: 'ms' },
+        },
+        {
+          label: 'time to first token, a new question while 7 decode (batching)',
+          value: spread(ttft.batched),
+          unit: 'ms',
+        },
+        {
+          label: 'time to first token, a new question while 7 decode (no batching)',
+          value: spread(ttft.alone),
+          unit: 'ms',
+        },
       ];
       return {
         name: 'throughput',
         headline: {
           metric: 'aggregate tokens/s, 8 answers in flight ÷ 1',
-          value: median(ratio),
+          value: median(ratio('batched', 8)),
           target: 2.4,
           better: 'higher',
         },
-        emulation: `3 phones = pages of one headless Chromium sharing this machine's cores, each slowed ${SLOWDOWN}× (its worker sleeps ${SLOWDOWN - 1}× each run's time), so no phone's own compute is the shared bottleneck; even split, ${TOKENS} tokens per answer, greedy, answers asked from the three phones in turn; one answer per onnxruntime call (no batching)`,
+        emulation: `3 phones = pages of one headless Chromium sharing this machine's cores, each slowed ${SLOWDOWN}× (its worker sleeps ${SLOWDOWN - 1}× each run's time), so no phone's own compute is the shared bottleneck; even split, ${TOKENS} tokens per answer, greedy, answers asked from the three phones in turn; batching on and off switched on every phone in the same room (on: the one-token steps that meet at a phone run in one onnxruntime call, up to 8)`,
         rows,
         chart: {
           title: 'aggregate tok/s by answers in flight',
           unit: 'tok/s',
-          bars: LEVELS.map((k) => ({ label: `${k} in flight`, value: median(byLevel.get(k)!) })),
+          bars: LEVELS.flatMap((k) => [
+            { label: `${k} in flight, batching`, value: median(level('batched', k)) },
+            { label: `${k} in flight, no batching`, value: median(level('alone', k)) },
+          ]),
         },
-        detail: { cap, byLevel: Object.fromEntries(byLevel), ttft },
+        detail: {
+          cap,
+          batched: Object.fromEntries(runs.batched),
+          alone: Object.fromEntries(runs.alone),
+          ttft,
+          largestBatchPerPhone: batches,
+        },
       };
     } finally {
       await room.close();

@@ -126,6 +126,11 @@ export class StageHost {
     return this.deps.backend.setSlowdown(k);
   }
 
+  /** Benchmarks: batch (k > 1) or not (1) the steps that meet at this phone. */
+  setMaxBatch(k: number): Promise<void> {
+    return this.deps.backend.setMaxBatch(k);
+  }
+
   /** The backend's own accounting: loads, requests holding a KV cache, and their bytes. */
   backendStats(): ReturnType<StageBackend['stats']> {
     return this.deps.backend.stats();

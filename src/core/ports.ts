@@ -93,6 +93,8 @@ export interface StageBackend {
   calibrate(req: CalibrationRequest): Promise<number[][]>;
   /** Emulate a phone k (≥ 1) times slower from the next step on: benchmarks change it mid-run. */
   setSlowdown(k: number): Promise<void>;
+  /** Most sequences one session run may take together (continuous batching); 1 runs each step alone. */
+  setMaxBatch(k: number): Promise<void>;
   /** Frees everything for good; later calls are errors. */
   dispose(): Promise<void>;
 }

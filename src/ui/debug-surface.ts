@@ -22,6 +22,9 @@ export interface StageCounters {
   readonly loads: number;
   readonly activeRequests: number;
   readonly kvBytes: number;
+  /** Steps that ran batched with other sequences' steps, and the largest batch. */
+  readonly batchedSteps: number;
+  readonly largestBatch: number;
 }
 
 export interface ChorusDebug {
@@ -57,6 +60,8 @@ export interface ChorusDebug {
   readonly history: () => readonly RoomEvent[];
   /** Makes this phone k times slower from now on (the simulator's --slow). */
   readonly setSlowdown: (k: number) => Promise<void>;
+  /** Most sequences this phone's stage runs in one call; 1 turns batching off (benchmarks compare). */
+  readonly setMaxBatch: (k: number) => Promise<void>;
   /**
    * Asks from this tab (any phone) without the prompt box, so several phones can ask at once; resolves
    * with how the answer ended, its streamed text and the states it went through.
@@ -108,9 +113,9 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     stage: async () => {
       const stage = tab()?.stage;
       if (!stage) return null;
-      const { loads, activeRequests, kvBytes } = await stage.backendStats();
+      const stats = await stage.backendStats();
       const { planId, stepsRun, stepsDropped } = stage;
-      return { planId, stepsRun, stepsDropped, loads, activeRequests, kvBytes };
+      return { planId, stepsRun, stepsDropped, ...stats };
     },
     rejectedFrames: () => tab()?.rejectedFrames ?? 0,
     refusals: () => [...(tab()?.router.refusals ?? [])],
@@ -129,6 +134,7 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     tokensOut: () => src.leader?.tokensOut ?? 0,
     history: () => [...(src.leader?.history ?? [])],
     setSlowdown: (k) => need(tab(), 'room').stage.setSlowdown(k),
+    setMaxBatch: (k) => need(tab(), 'room').stage.setMaxBatch(k),
     ask: (input, params) => {
       const asker = need(tab(), 'room');
       const id = `debug-${++asked}`;

@@ -70,11 +70,13 @@ function deviceCaps(): DeviceCaps {
  * Per-phone settings from the page URL (before the #): `?memory=<MB>` caps what this phone offers;
  * `?maxInFlight=<k>` (the leader) runs at most k answers at once; `?balance=off` keeps its plan;
  * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it);
+ * `?batching=off` runs every sequence's step alone instead of batching those that meet at this stage;
  * `?decode=` and `?prefill=` (wasm | webgpu | auto) pick the runtime of each phase instead of the
  * faster measured one.
  */
 function deviceSettings(): {
   balance: boolean;
+  maxBatch: number | undefined;
   maxInFlight: number | undefined;
   slowdown: number;
   memoryCapMB: number | null;
@@ -89,6 +91,7 @@ function deviceSettings(): {
   };
   return {
     balance: q.get('balance') !== 'off',
+    maxBatch: q.get('batching') === 'off' ? 1 : undefined,
     maxInFlight: Number(q.get('maxInFlight')) >= 1 ? Math.floor(Number(q.get('maxInFlight'))) : undefined,
     slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
     memoryCapMB: memory > 0 ? memory : null,
@@ -198,7 +201,7 @@ export class RoomController implements ReactiveController {
   }
 
   private common() {
-    const { slowdown, memoryCapMB, wanted } = deviceSettings();
+    const { slowdown, maxBatch, memoryCapMB, wanted } = deviceSettings();
     const caps = deviceCaps();
     const unmeasured = (p: BackendPreference) => (p === 'auto' ? 'wasm' : p);
     const server = signalingServer();
@@ -210,10 +213,10 @@ export class RoomController implements ReactiveController {
           ? PeerNode.open(server, id)
           : PeerNode.open(server, await phoneIdentity()).catch(() => PeerNode.open(server)),
       caps,
-      backend: new WorkerStageBackend({ slowdown, warm: true }),
+      backend: new WorkerStageBackend({ slowdown, maxBatch, warm: true }),
       measure: async (shape: LayerShapeSpec, own: { backend: StageBackend; serving: boolean }) =>
         measureDevice(shape, {
-          newBackend: () => new WorkerStageBackend({ slowdown }),
+          newBackend: () => new WorkerStageBackend({ slowdown, maxBatch }),
           own,
           slowdown,
           memoryCapMB,

@@ -24,6 +24,8 @@ export interface WorkerStageBackendOptions {
    * in-process stage would not do, so it is off unless the caller owns and drops what it passes.
    */
   readonly transferInputs?: boolean;
+  /** Most sequences one session run takes together (continuous batching); 1 runs each alone. Default 8. */
+  readonly maxBatch?: number;
   /** Start onnxruntime now, in the background (a phone's stage worker, before its first assignment). */
   readonly warm?: boolean;
 }
@@ -54,6 +56,7 @@ export class WorkerStageBackend implements StageBackend {
     // Sent first, so it is in force before any load; calls run in order in the worker. A failure here
     // (the worker never started) surfaces again, with its reason, on the caller's first real call.
     if (slowdown !== 1) this.setSlowdown(slowdown).catch(() => undefined);
+    if (opts.maxBatch !== undefined) this.setMaxBatch(opts.maxBatch).catch(() => undefined);
     // A failed warm-up costs nothing but the time it would have saved: the first load starts it again.
     if (opts.warm) this.rpc.call('warm', (w) => w.warm(this.runtime)).catch(() => undefined);
   }
@@ -93,6 +96,10 @@ export class WorkerStageBackend implements StageBackend {
 
   setSlowdown(k: number): Promise<void> {
     return this.rpc.call('setSlowdown', (w) => w.setSlowdown(k));
+  }
+
+  setMaxBatch(k: number): Promise<void> {
+    return this.rpc.call('setMaxBatch', (w) => w.setMaxBatch(k));
   }
 
   async dispose(): Promise<void> {

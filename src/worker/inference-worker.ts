@@ -68,6 +68,7 @@ const api: InferenceWorkerApi = {
   unload: () => asError(() => backend.unload()),
   stats: () => asError(() => backend.stats()),
   setSlowdown: (k) => asError(() => backend.setSlowdown(k)),
+  setMaxBatch: (k) => asError(() => backend.setMaxBatch(k)),
   dispose: () => asError(() => backend.dispose()),
 };
 

@@ -25,6 +25,7 @@ export interface InferenceWorkerApi {
   unload(): Promise<void>;
   stats(): Promise<StageStats>;
   setSlowdown(k: number): Promise<void>;
+  setMaxBatch(k: number): Promise<void>;
   dispose(): Promise<void>;
 }
 

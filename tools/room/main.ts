@@ -19,6 +19,7 @@ const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "te
          [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
          [--webgpu] [--decode auto,wasm,webgpu] [--prefill auto,webgpu,auto]
          [--leave I@T] [--slow I:K@T] [--rejoin I@T] [--balance on|off] [--max-in-flight K]
+         [--batching on|off]
 
 Starts the signaling server and N headless Chromium phones (one browser context each), forms a room
 through the real UI, loads the model over the phones and generates. Without --model: the embedded
@@ -39,8 +40,10 @@ WASM). Each phone then times both runtimes and runs prefill and decode each on t
 --prefill (one of auto|wasm|webgpu per phone) override that choice, as ?decode= / ?prefill= do.
 Several prompts (--prompt repeated, or --prompts-file: a JSON array of strings or of {prompt, phone?,
 maxNewTokens?, temperature?, seed?}) are asked at the same moment, prompt i from phone i mod N; --json
-then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSecond, timeToFirstTokenMs}]
-and aggregateTokensPerSecond. --max-in-flight K lets at most K answers run at once (the rest queue).
+then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSecond, timeToFirstTokenMs}],
+aggregateTokensPerSecond and batching [{phone, batchedSteps, largestBatch}]. --max-in-flight K lets at most K answers run at once (the rest queue).
+--batching off runs each answer's step alone on every phone; on (default), the one-token steps that meet
+at a phone while it is busy run together in one onnxruntime call.
 `;
 
 async function main(): Promise<number> {
@@ -69,6 +72,7 @@ async function main(): Promise<number> {
       slow: { type: 'string', multiple: true },
       rejoin: { type: 'string', multiple: true },
       balance: { type: 'string', default: 'on' },
+      batching: { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -102,11 +106,13 @@ async function main(): Promise<number> {
   const decode = phase('decode');
   const prefill = phase('prefill');
   if (values.balance !== 'on' && values.balance !== 'off') throw new Error('--balance is on or off');
+  if (values.batching !== 'on' && values.batching !== 'off') throw new Error('--batching is on or off');
   const settings: Record<string, string>[] = Array.from({ length: devices }, (_, i) => ({
     ...(decode ? { decode: decode[i]! } : {}),
     ...(prefill ? { prefill: prefill[i]! } : {}),
     // The leader's page balances (or not) the room it leads.
     ...(i === 0 && values.balance === 'off' ? { balance: 'off' } : {}),
+    ...(values.batching === 'off' ? { batching: 'off' } : {}),
   }));
   const maxInFlight = num(values['max-in-flight']);
   if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1))
@@ -148,7 +154,15 @@ async function main(): Promise<number> {
       const defaults = { ...DEFAULT_SAMPLING, ...definedOnly(sampling) };
       const asks = asksOf(specs, devices, defaults);
       const many = manyResult(specs, asks, await room.askAll(asks));
-      if (values.json) process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...many })}\n`);
+      // How often each phone's steps ran batched with others' (continuous batching at work, or not).
+      const batching = await Promise.all(
+        room.pages.map(async (p, phone) => {
+          const s = await p.evaluate(() => window.__chorus!.stage());
+          return { phone, batchedSteps: s?.batchedSteps ?? 0, largestBatch: s?.largestBatch ?? 0 };
+        }),
+      );
+      if (values.json)
+        process.stdout.write(`${JSON.stringify({ model: mount.name, devices, ...many, batching })}\n`);
       else {
         for (const r of many.results)
           process.stdout.write(

@@ -42,7 +42,16 @@ export interface LocalStageOptions {
    * wait while the runtime is busy go in as one batch. 1 runs every step alone. Default 8.
    */
   readonly maxBatch?: number;
+  /**
+   * Lets the steps already queued behind a busy runtime arrive (one macrotask) before the next group
+   * starts. In a worker the calls queue as messages, handled only after the run that held the thread;
+   * without this, the first of them would start alone before the rest were even seen. Default setTimeout 0.
+   */
+  readonly yieldToQueue?: () => Promise<void>;
 }
+
+/** A step that comes this soon (ms) after a run ended most likely waited for it: others may be queued too. */
+const JUST_FREED_MS = 2;
 
 /** A step waiting for the runtime, with the promise its caller holds. */
 interface WaitingStep extends BatchItem {
@@ -87,6 +96,8 @@ export class LocalStageBackend implements StageBackend {
   /** Steps that ran batched with others, and the largest batch, for stats. */
   private batchedSteps = 0;
   private largestBatch = 1;
+  private lastRunEnd = Number.NEGATIVE_INFINITY;
+  private readonly yieldToQueue: () => Promise<void>;
   private readonly sleep: (ms: number) => void | Promise<void>;
   private readonly webGpuAdapter: () => Promise<string | null>;
   private readonly describeRuntime: (ep: ComputeBackend, req: StageLoadRequest) => string;
@@ -100,6 +111,7 @@ export class LocalStageBackend implements StageBackend {
     this.webGpuAdapter = opts.webGpuAdapter ?? (async () => null);
     this.describeRuntime = opts.describeRuntime ?? defaultDescription;
     this.maxBatch = checkMaxBatch(opts.maxBatch ?? 8);
+    this.yieldToQueue = opts.yieldToQueue ?? (() => new Promise((resolve) => setTimeout(resolve, 0)));
   }
 
   load(req: StageLoadRequest): Promise<StageLoadResult> {
@@ -119,7 +131,9 @@ export class LocalStageBackend implements StageBackend {
       }
       const group = [item];
       this.waiting = group;
-      this.serial(`step ${step} of request ${requestId}`, () => {
+      const busy = this.maxBatch > 1 && performance.now() - this.lastRunEnd < JUST_FREED_MS;
+      this.serial(`step ${step} of request ${requestId}`, async () => {
+        if (busy) await this.yieldToQueue();
         if (this.waiting === group) this.waiting = null;
         return this.runGroup(group);
       }).catch((e) => {
@@ -148,6 +162,7 @@ export class LocalStageBackend implements StageBackend {
       activeRequests: this.stage?.runner.activeRequests ?? 0,
       kvBytes: this.stage?.runner.kvBytes ?? 0,
       batchedSteps: this.batchedSteps,
+
       largestBatch: this.largestBatch,
     }));
   }
@@ -312,7 +327,8 @@ export class LocalStageBackend implements StageBackend {
     const value = await run(stage);
     // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
     if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
-    return { value, ms: performance.now() - t0 };
+    this.lastRunEnd = performance.now();
+    return { value, ms: this.lastRunEnd - t0 };
   }
 
   private finish(outputs: NamedTensors, ms: number): StageStepResult {
