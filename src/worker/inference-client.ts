@@ -24,7 +24,7 @@ export interface WorkerStageBackendOptions {
    * in-process stage would not do, so it is off unless the caller owns and drops what it passes.
    */
   readonly transferInputs?: boolean;
-  /** Most sequences one session run takes together (continuous batching); 1 runs each alone. Default 8. */
+  /** Most sequences one session run takes together (continuous batching); 1 (the default) runs each alone. */
   readonly maxBatch?: number;
   /** Start onnxruntime now, in the background (a phone's stage worker, before its first assignment). */
   readonly warm?: boolean;

@@ -121,7 +121,7 @@ describe.each(Object.entries(MODELS))('continuous batching (%s, 3 stages, 5 answ
   }
 
   it('a step that cannot join a batch (a prefill, a request twice) still runs, in order', async () => {
-    const backends = requests.map(() => new LocalStageBackend(nodeSessionFactory));
+    const backends = requests.map(() => new LocalStageBackend(nodeSessionFactory, { maxBatch: 8 }));
     try {
       for (const [i, b] of backends.entries()) await b.load(requests[i]!);
       // Prefills of new answers arrive while others decode: all must come out right.

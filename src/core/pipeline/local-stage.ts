@@ -39,7 +39,8 @@ export interface LocalStageOptions {
   readonly describeRuntime?: (ep: ComputeBackend, req: StageLoadRequest) => string;
   /**
    * Most sequences run together in one session run (continuous batching): the one-token steps that
-   * wait while the runtime is busy go in as one batch. 1 runs every step alone. Default 8.
+   * wait while the runtime is busy go in as one batch. 1 (the default, until batching shows a gain in a
+   * real room: see docs/decisions/011) runs every step alone.
    */
   readonly maxBatch?: number;
   /**
@@ -110,7 +111,7 @@ export class LocalStageBackend implements StageBackend {
     this.sleep = opts.sleep ?? defaultSleep;
     this.webGpuAdapter = opts.webGpuAdapter ?? (async () => null);
     this.describeRuntime = opts.describeRuntime ?? defaultDescription;
-    this.maxBatch = checkMaxBatch(opts.maxBatch ?? 8);
+    this.maxBatch = checkMaxBatch(opts.maxBatch ?? 1);
     this.yieldToQueue = opts.yieldToQueue ?? (() => new Promise((resolve) => setTimeout(resolve, 0)));
   }
 
