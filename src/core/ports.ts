@@ -84,6 +84,8 @@ export interface StageBackend {
     /** Steps that ran in one session run with other sequences' steps, and the largest such batch. */
     readonly batchedSteps: number;
     readonly largestBatch: number;
+    /** Ms the runtime spent running steps since the backend was made (emulated slowness included). */
+    readonly busyMs: number;
   }>;
   /**
    * Times `req`'s model in a session of its own beside the loaded stage, which it leaves untouched (its

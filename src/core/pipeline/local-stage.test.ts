@@ -129,8 +129,11 @@ describe('LocalStageBackend on onnxruntime-node, stories260k in 3 stages', () =>
     try {
       const first = stepInputs(dataSpecs(), reference.prompts[0]!.prompt_ids, 0);
       await b.load(requests[0]!);
-      await b.step('a', 0, first);
+      expect((await b.stats()).busyMs).toBe(0);
+      const ran = await b.step('a', 0, first);
       expect((await b.stats()).activeRequests).toBe(1);
+      // Busy time is the steps' own run time, the figure a live view shows as how busy a phone is.
+      expect((await b.stats()).busyMs).toBeCloseTo(ran.ms, 6);
       await b.unload();
       expect(await b.stats()).toMatchObject({ loads: 1, activeRequests: 0, kvBytes: 0 });
       await expect(b.step('a', 1, first)).rejects.toThrow(/no stage is loaded .*after unload/);

@@ -97,6 +97,8 @@ export class LocalStageBackend implements StageBackend {
   /** Steps that ran batched with others, and the largest batch, for stats. */
   private batchedSteps = 0;
   private largestBatch = 1;
+  /** Ms the runtime spent on steps (emulated slowness included): how busy this phone's stage is. */
+  private busyMs = 0;
   private lastRunEnd = Number.NEGATIVE_INFINITY;
   private readonly yieldToQueue: () => Promise<void>;
   private readonly sleep: (ms: number) => void | Promise<void>;
@@ -163,8 +165,8 @@ export class LocalStageBackend implements StageBackend {
       activeRequests: this.stage?.runner.activeRequests ?? 0,
       kvBytes: this.stage?.runner.kvBytes ?? 0,
       batchedSteps: this.batchedSteps,
-
       largestBatch: this.largestBatch,
+      busyMs: this.busyMs,
     }));
   }
 
@@ -329,6 +331,7 @@ export class LocalStageBackend implements StageBackend {
     // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
     if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
     this.lastRunEnd = performance.now();
+    this.busyMs += this.lastRunEnd - t0;
     return { value, ms: this.lastRunEnd - t0 };
   }
 
