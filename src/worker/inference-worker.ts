@@ -48,8 +48,7 @@ const api: InferenceWorkerApi = {
     asError(async () => {
       // The threads a stage load asks for (1: decode's best); onnxruntime keeps the first setting.
       configureOrt({ wasmPaths: runtime.wasmPaths, threads: 1 });
-      const session = await createWebSession(dispatchChainModel(), {});
-      await session.release();
+      await backend.warm(dispatchChainModel());
     }),
   load: (req, runtime) =>
     asError(() => {

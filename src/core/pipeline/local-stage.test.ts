@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { locateModel, shardModel } from '../../../tools/shard/shard-model';
 import { nodeSessionFactory } from '../../adapters/ort/node';
-import { layerKernelModel } from '../cost/calibration-model';
+import { dispatchChainModel, layerKernelModel } from '../cost/calibration-model';
 import type { Manifest } from '../graph/manifest';
 import { mergeStage } from '../graph/merge-stage';
 import type { StageLoadRequest } from '../ports';
@@ -154,6 +154,27 @@ describe('LocalStageBackend on onnxruntime-node, stories260k in 3 stages', () =>
       const loading = b.load(requests[0]!);
       const stepping = b.step('a', 0, stepInputs(dataSpecs(), [1, 403], 0));
       await expect(Promise.all([loading, stepping])).resolves.toHaveLength(2);
+    } finally {
+      await b.dispose();
+    }
+  });
+
+  it('a warm-up and a load never create sessions at the same time (one runtime keeps one file table)', async () => {
+    let creating = 0;
+    let overlapped = 0;
+    const b = new LocalStageBackend(async (graph, weights, ep) => {
+      overlapped = Math.max(overlapped, ++creating);
+      try {
+        return await nodeSessionFactory(graph, weights, ep);
+      } finally {
+        creating--;
+      }
+    });
+    try {
+      const warming = b.warm(dispatchChainModel());
+      const loading = b.load(requests[1]!);
+      await expect(Promise.all([warming, loading])).resolves.toHaveLength(2);
+      expect(overlapped).toBe(1);
     } finally {
       await b.dispose();
     }

@@ -122,6 +122,19 @@ export class LocalStageBackend implements StageBackend {
   }
 
   /**
+   * Opens and closes a throwaway session so the runtime's one-time start-up is paid before the first
+   * load. In the queue like every other call: onnxruntime-web keeps the external-data files of a session
+   * being created in one table per module and clears it when any creation ends, so a warm-up that
+   * overlapped a load made that load fail ("Module.MountedFiles is not available").
+   */
+  warm(graph: Uint8Array): Promise<void> {
+    return this.serial('warm', async () => {
+      const session = await this.createSession(graph, {}, 'wasm');
+      await session.release();
+    });
+  }
+
+  /**
    * Steps join the group waiting for the runtime; the group runs when the runtime frees up, so the
    * steps of many answers that meet at this stage share one session run (see `runGroup`).
    */
