@@ -163,7 +163,7 @@ export class Leader {
           .filter((id) => id !== SELF && /^(ready|busy)$/.test(phones.find((p) => p.id === id)?.state ?? ''));
       },
       everyone: () => [...this.deviceLinks.keys()].filter((id) => id !== SELF),
-      answering: () => (this.plans.driver?.inFlight ?? 0) > 0,
+      answering: () => !this.plans.warmingUp && (this.plans.driver?.inFlight ?? 0) > 0,
       ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),
       dead: (id, silentMs) => {
         log(`${this.roster.nameOf(id)} has not answered for ${Math.round(silentMs)} ms: treating it as gone`);

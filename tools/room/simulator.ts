@@ -92,6 +92,9 @@ export interface RoomOptions {
   readonly settings?: readonly (Readonly<Record<string, string>> | undefined)[];
 }
 
+/** How many of the pages' log lines a failing room shows. */
+const RECENT_LINES = 60;
+
 export class SimulatedRoom {
   private constructor(
     readonly server: RunningServer,
@@ -139,6 +142,17 @@ export class SimulatedRoom {
     await this.form();
   }
 
+  /** The pages' last log lines, shown when the room fails (a CI run is not verbose). */
+  private readonly recent: string[] = [];
+
+  /** Writes the pages' last log lines to the log, once per failure, unless they were shown already. */
+  private showRecent(): void {
+    if (process.env.CHORUS_VERBOSE || this.recent.length === 0) return;
+    const log = this.opts.log ?? (() => {});
+    log(`--- the pages' last ${this.recent.length} log lines ---\n${this.recent.join('\n')}\n---`);
+    this.recent.length = 0;
+  }
+
   /** The join link the leader showed (its origin, room and secret). */
   private joinLink = '';
   /** Each phone's id as the room knows it (the leader's own stage is 'leader'), by index; rejoins add. */
@@ -150,7 +164,12 @@ export class SimulatedRoom {
     const page = await context.newPage();
     // Every line the page logs with CHORUS_VERBOSE=1 (what each phone's room did), errors always.
     const verbose = !!process.env.CHORUS_VERBOSE;
-    page.on('console', (m) => (verbose || m.type() === 'error') && log(`[phone ${i}] ${m.text()}`));
+    page.on('console', (m) => {
+      const line = `[phone ${i}] ${m.text()}`;
+      this.recent.push(line);
+      if (this.recent.length > RECENT_LINES) this.recent.shift();
+      if (verbose || m.type() === 'error') log(line);
+    });
     page.on('pageerror', (e) => log(`[phone ${i}] page error: ${e.message}`));
     if (this.opts.downloadMbps) {
       const cdp = await context.newCDPSession(page);
@@ -237,6 +256,7 @@ export class SimulatedRoom {
       await this.leader.waitForTimeout(100);
     }
     const error = await this.errorText();
+    this.showRecent();
     throw new Error(
       `phones are [${last.join(', ')}], expected [${want.join(', ')}]${error ? `: ${error}` : ''}`,
     );
@@ -297,7 +317,10 @@ export class SimulatedRoom {
       { timeout: timeoutMs, polling: 100 },
     );
     const error = await this.errorText();
-    if (error) throw new Error(`loading failed: ${error}`);
+    if (error) {
+      this.showRecent();
+      throw new Error(`loading failed: ${error}`);
+    }
   }
 
   async errorText(): Promise<string | null> {
@@ -408,7 +431,10 @@ export class SimulatedRoom {
       { timeout: timeoutMs, polling: 50 },
     );
     const error = await this.errorText();
-    if (error) throw new Error(`generation failed: ${error}`);
+    if (error) {
+      this.showRecent();
+      throw new Error(`generation failed: ${error}`);
+    }
     const json = await page.getByTestId('result').getAttribute('data-json');
     const result = JSON.parse(json!) as RoomResult;
     const names = Object.fromEntries(

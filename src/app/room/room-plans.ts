@@ -217,7 +217,9 @@ export class RoomPlans {
     }
     await this.switchTo(await this.plan(phones), 'load');
     // Outside the plan change: a phone that leaves during the warm-up re-plans like in any answer.
-    if (!(await this.warmUp())) throw new Error('the pipeline did not answer its warm-up request');
+    const warmUpFailure = await this.warmUp();
+    if (warmUpFailure !== null)
+      throw new Error(`the pipeline did not answer its warm-up request: ${warmUpFailure}`);
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     if (shape && !this.surveyed) this.measureLater(model, shape);
@@ -249,6 +251,13 @@ export class RoomPlans {
   get measured(): boolean {
     return this.surveyed !== null;
   }
+
+  /**
+   * Whether the pipeline runs its warm-up now. Every session's first run happens then (on a software
+   * GPU adapter, shader compiles of seconds), so the phones' pages are at their most starved; and no
+   * user waits on it, so silence is judged as between answers (the leader's heartbeat).
+   */
+  warmingUp = false;
 
   /** Answers asked for but waiting for a phone to finish measuring itself. */
   private waitingAnswers = 0;
@@ -332,9 +341,11 @@ export class RoomPlans {
   /**
    * One throwaway request through the whole pipeline: the runtime's first run of a session costs
    * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
-   * user's first token. Its later steps are the first measurement of the plan as it runs.
+   * user's first token. Its later steps are the first measurement of the plan as it runs. Resolves
+   * with why it failed, or null.
    */
-  private async warmUp(): Promise<boolean> {
+  private async warmUp(): Promise<string | null> {
+    this.warmingUp = true;
     const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
     // Warm-ups learn by their own rule (later steps only, replaced by the first answer): no balancing.
     const balance = this.balancer.enabled;
@@ -343,12 +354,14 @@ export class RoomPlans {
       const r = await this.driver!.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, newId(), () => {});
       this.learn(r, true);
       this.lastRunPlan = null;
-      return true;
+      return null;
     } catch (e) {
-      this.deps.log(`warm-up failed: ${e instanceof Error ? e.message : String(e)}`);
-      return false;
+      const why = e instanceof Error ? e.message : String(e);
+      this.deps.log(`warm-up failed: ${why}`);
+      return why;
     } finally {
       this.balancer.enabled = balance;
+      this.warmingUp = false;
     }
   }
 
