@@ -1,8 +1,10 @@
 /**
- * throughput: three phones, a realistic generated model (mini-30m) split evenly, answers asked from all
- * three at once. Aggregate tokens/s with K answers in flight, K = 1, 2, 4, 8, with continuous batching
- * and without (every phone switched between the two in the same room), side by side in one run; the
- * headline is 8 in flight ÷ 1, batched. And the time to first token of a new question while 7 decode.
+ * throughput: three phones, a realistic generated model (mini-30m), answers asked from all three at
+ * once. Aggregate tokens/s with K answers in flight, K = 1, 2, 4, 8, each on the plan the room picks for
+ * that load (solved for latency with one answer, for throughput with several: load-planning.ts), with
+ * continuous batching and without (every phone switched between the two in the same room), side by
+ * side in one run; the headline is 8 in flight ÷ 1, batched. And the time to first token of a new
+ * question while 7 decode.
  *
  * The emulated phones share this machine's 2 cores, so three busy pages would be bounded by the cores,
  * not by the pipeline. Every phone is slowed 4× (its worker sleeps 3× each run's own time): a phone is
@@ -45,6 +47,26 @@ async function aggregate(room: SimulatedRoom, k: number): Promise<number> {
   return answers.reduce((n, a) => n + a.generatedIds.length, 0) / (ms / 1000);
 }
 
+/**
+ * Lets the room settle on its plan for `k` answers at once: one untimed burst (the load re-plans while
+ * it runs), then its re-plans; back to one answer the room waits for the quiet that brings the latency
+ * plan back. Returns the plan's stages as `phone index: blocks`.
+ */
+async function settle(room: SimulatedRoom, k: number): Promise<string> {
+  await aggregate(room, k);
+  const want = k >= 2 ? 'throughput' : 'latency';
+  await room.leader.waitForFunction((o) => window.__chorus!.objective() === o, want, {
+    timeout: 120_000,
+    polling: 250,
+  });
+  await room.leader.evaluate(() => window.__chorus!.loadSettled());
+  const plan = await room.leader.evaluate(() => window.__chorus!.plan());
+  const ids = await Promise.all(room.pages.map((p) => p.evaluate(() => window.__chorus!.id())));
+  return (plan?.stages ?? [])
+    .map((s) => `${s.phoneId === 'leader' ? 0 : ids.indexOf(s.phoneId)}: ${s.firstBlock}–${s.lastBlock}`)
+    .join(', ');
+}
+
 /** Time to first token of one more question while 7 long ones decode. */
 async function ttftUnderLoad(room: SimulatedRoom): Promise<number> {
   const busy = room.askAll(
@@ -77,26 +99,30 @@ const benchmark: Benchmark = {
       models: [mount],
       log: ctx.log,
       slowdowns: [SLOWDOWN, SLOWDOWN, SLOWDOWN],
-      // The even plan stays: this measures how full one plan's pipeline is kept, not a re-plan.
+      // No balancing: every phone is as fast as it measured; only the load moves the room.
       settings: [{ balance: 'off' }],
     });
     try {
-      await room.loadModel(mount.name, 600_000, 'even');
+      await room.loadModel(mount.name, 600_000, 'solved');
       await room.waitForMeasured();
       const cap = await room.leader.evaluate(() => window.__chorus!.admission());
       ctx.log(`throughput: at most ${cap?.maxInFlight} answers at once`);
       const runs = { batched: new Map<number, number[]>(), alone: new Map<number, number[]>() };
       const ttft = { batched: [] as number[], alone: [] as number[] };
       const batches: number[] = [];
+      const plans = new Map<number, string>();
       for (let r = 0; r < ctx.repeats; r++) {
         // Interleaved: each level and mode runs close in time to the others on these shared cores.
-        for (const k of LEVELS)
+        for (const k of LEVELS) {
+          plans.set(k, await settle(room, k));
+          ctx.log(`throughput: ${k} in flight on plan ${plans.get(k)}`);
           for (const mode of ['alone', 'batched'] as const) {
             await setMode(room, mode);
             const tps = await aggregate(room, k);
             runs[mode].set(k, [...(runs[mode].get(k) ?? []), tps]);
             ctx.log(`throughput: ${k} in flight, ${mode} → ${tps.toFixed(2)} tokens/s`);
           }
+        }
         for (const mode of ['alone', 'batched'] as const) {
           await setMode(room, mode);
           ttft[mode].push(await ttftUnderLoad(room));
@@ -144,7 +170,7 @@ const benchmark: Benchmark = {
           target: 2.4,
           better: 'higher',
         },
-        emulation: `3 phones = pages of one headless Chromium sharing this machine's cores, each slowed ${SLOWDOWN}× (its worker sleeps ${SLOWDOWN - 1}× each run's time), so no phone's own compute is the shared bottleneck; even split, ${TOKENS} tokens per answer, greedy, answers asked from the three phones in turn; batching on and off switched on every phone in the same room (on: the one-token steps that meet at a phone run in one onnxruntime call, up to 8)`,
+        emulation: `3 phones = pages of one headless Chromium sharing this machine's cores, each slowed ${SLOWDOWN}× (its worker sleeps ${SLOWDOWN - 1}× each run's time), so no phone's own compute is the shared bottleneck; each level on the plan the room picks for it (solved for latency with one answer, for throughput with several; balancing off), settled by one untimed burst first; ${TOKENS} tokens per answer, greedy, answers asked from the three phones in turn; batching on and off switched on every phone in the same room (on: the one-token steps that meet at a phone run in one onnxruntime call, up to 8)`,
         rows,
         chart: {
           title: 'aggregate tok/s by answers in flight',
@@ -155,6 +181,7 @@ const benchmark: Benchmark = {
           ]),
         },
         detail: {
+          plans: Object.fromEntries(plans),
           cap,
           batched: Object.fromEntries(runs.batched),
           alone: Object.fromEntries(runs.alone),

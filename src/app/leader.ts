@@ -5,7 +5,7 @@
  * Its own device runs a stage too, reached through a loopback link like any other phone.
  */
 import type { Manifest } from '../core/graph/manifest';
-import type { PlacementProblem, PlacementResult } from '../core/placement/types';
+import type { PlacementObjective, PlacementProblem, PlacementResult } from '../core/placement/types';
 import type { Link, StageBackend } from '../core/ports';
 import type { AskInput, DeviceCaps, Message, PhoneInfo, SamplingParams } from '../core/protocol/messages';
 import type { StagePlan } from '../core/room/plan';
@@ -235,6 +235,16 @@ export class Leader {
     return this.plans.driver?.tokensOut ?? 0;
   }
   /** Re-plans and faults so far, in order. */
+  /** What the room plans for now: the fastest token (one answer) or the most tokens/s (many). */
+  get objective(): PlacementObjective {
+    return this.plans.load.objective;
+  }
+
+  /** Resolves once the re-plans the load asked for so far are done. */
+  loadSettled(): Promise<void> {
+    return this.plans.load.settled();
+  }
+
   get history(): readonly RoomEvent[] {
     return this.plans.history;
   }
@@ -357,6 +367,7 @@ export class Leader {
   destroy(): void {
     this.answers.stopAll();
     this.heartbeat.stop();
+    this.plans.load.stop();
     this.membership.destroy();
   }
 }

@@ -11,6 +11,7 @@ const plan: RoomPlan = {
   planner: 'test',
   predictedTokenMs: 6,
   predictedTokensPerSecond: 1000 / 6,
+  predictedBottleneckMs: 5.5,
   predictedLinkMs: 0.5,
   surveyLinkMs: 0.5,
   remoteHops: 2,

@@ -12,7 +12,12 @@ import type { Manifest } from '../core/graph/manifest';
 import { modelConfigOf } from '../core/graph/model-config';
 import { buildCostTables, costOfPlan } from '../core/placement/cost-model';
 import { blockCostsOf, crossingBytesPerToken } from '../core/placement/from-manifest';
-import type { LinkProfile, PlacementProblem, PlacementResult } from '../core/placement/types';
+import type {
+  LinkProfile,
+  PlacementObjective,
+  PlacementProblem,
+  PlacementResult,
+} from '../core/placement/types';
 import type { DeviceProfile, PhoneInfo } from '../core/protocol/messages';
 import { type LearnedCosts, NOTHING_LEARNT } from '../core/room/learned-costs';
 import { evenSplitByBlocks, type Plan } from '../core/room/plan';
@@ -40,6 +45,8 @@ export interface RoomPlan {
   /** One decode token through the chain: stages, handling and links. */
   readonly predictedTokenMs: number | null;
   readonly predictedTokensPerSecond: number | null;
+  /** The slowest stage with its handling and outgoing link: what bounds tokens/s with many in flight. */
+  readonly predictedBottleneckMs: number | null;
   /** The links' share of predictedTokenMs, and the same from the survey alone (nothing learnt). */
   readonly predictedLinkMs: number | null;
   readonly surveyLinkMs: number | null;
@@ -78,6 +85,7 @@ export function placementProblem(
   survey: SurveyResult,
   leaderId: string,
   learned: LearnedCosts = NOTHING_LEARNT,
+  objective: PlacementObjective = 'latency',
 ): PlacementProblem {
   const hopExtraMs = learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS;
   const context = planContext(manifest);
@@ -126,7 +134,7 @@ export function placementProblem(
     defaultLink: { latencyMs: 1 + hopExtraMs, bytesPerMs: 10_000 },
     leaderId,
     contextLength: context,
-    objective: 'latency',
+    objective,
   };
 }
 
@@ -155,6 +163,7 @@ export function pricePlan(
     })),
     predictedTokenMs: null,
     predictedTokensPerSecond: null,
+    predictedBottleneckMs: null,
     predictedLinkMs: null,
     surveyLinkMs: null,
     remoteHops,
@@ -184,6 +193,7 @@ export function pricePlan(
     }),
     predictedTokenMs: cost.tokenMs,
     predictedTokensPerSecond: 1000 / cost.tokenMs,
+    predictedBottleneckMs: cost.bottleneckMs,
     predictedLinkMs: linkMs,
     // Every hop between two phones carries the same learnt extra; the survey's share is the rest.
     surveyLinkMs: linkMs - remoteHops * (learned.hopExtraMs ?? DEFAULT_HOP_EXTRA_MS),
@@ -200,6 +210,7 @@ export async function planRoom(
   solve: (problem: PlacementProblem) => Promise<PlacementResult>,
   planId: string,
   learned: LearnedCosts = NOTHING_LEARNT,
+  objective: PlacementObjective = 'latency',
 ): Promise<RoomPlan> {
   if (planner === 'even' || !survey || !layerShapeOf(manifest.config)) {
     const plan = evenSplitByBlocks(
@@ -215,7 +226,7 @@ export async function planRoom(
       solveMs: null,
     };
   }
-  const result = await solve(placementProblem(manifest, phones, survey, leaderId, learned));
+  const result = await solve(placementProblem(manifest, phones, survey, leaderId, learned, objective));
   if (result.kind === 'infeasible') throw new Error(result.message);
   const plan: Plan = {
     id: planId,
@@ -228,7 +239,7 @@ export async function planRoom(
   return {
     plan,
     ...pricePlan(manifest, phones, survey, leaderId, plan, learned),
-    planner: `${result.engine === 'milp' ? 'HiGHS MILP' : 'exact DP'}${result.proven ? ', optimal' : ', time limit'} in ${result.solveMs.toFixed(0)} ms`,
+    planner: `${result.engine === 'milp' ? 'HiGHS MILP' : 'exact DP'}${result.proven ? ', optimal' : ', time limit'} for ${objective} in ${result.solveMs.toFixed(0)} ms`,
     leftOut: result.leftOut.map((l) => ({ phoneId: l.deviceId, reason: l.detail })),
     solveMs: result.solveMs,
   };
@@ -243,4 +254,27 @@ export function samePlacement(a: Plan, b: Plan): boolean {
       return s.phoneId === t.phoneId && s.firstBlock === t.firstBlock && s.lastBlock === t.lastBlock;
     })
   );
+}
+
+/** What an objective minimises, as the cost model prices a plan (null: not priced). */
+export function objectiveMs(
+  rp: Pick<RoomPlan, 'predictedTokenMs' | 'predictedBottleneckMs'>,
+  objective: PlacementObjective,
+): number | null {
+  return objective === 'latency' ? rp.predictedTokenMs : rp.predictedBottleneckMs;
+}
+
+/**
+ * Whether moving from `now` to `candidate` pays for its pause: a different placement whose objective
+ * is at least `gain` (a fraction) better.
+ */
+export function worthMoving(
+  now: Pick<RoomPlan, 'plan' | 'predictedTokenMs' | 'predictedBottleneckMs'>,
+  candidate: Pick<RoomPlan, 'plan' | 'predictedTokenMs' | 'predictedBottleneckMs'>,
+  objective: PlacementObjective,
+  gain: number,
+): boolean {
+  const a = objectiveMs(now, objective);
+  const b = objectiveMs(candidate, objective);
+  return !samePlacement(now.plan, candidate.plan) && a !== null && b !== null && b < a * (1 - gain);
 }

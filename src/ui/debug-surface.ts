@@ -58,6 +58,9 @@ export interface ChorusDebug {
   readonly moveTo: (stages: readonly StagePlan[]) => Promise<void>;
   /** Tokens the answer in flight has so far (leader only; 0 when none runs). */
   readonly tokensOut: () => number;
+  /** What the leader plans for now (the load's objective), and a promise of its re-plans so far. */
+  readonly objective: () => 'latency' | 'throughput' | null;
+  readonly loadSettled: () => Promise<void>;
   /** The room's re-plans and faults so far (leader only). */
   readonly history: () => readonly RoomEvent[];
   /** Makes this phone k times slower from now on (the simulator's --slow). */
@@ -135,6 +138,8 @@ export function debugSurface(src: DebugSource): ChorusDebug {
     moveTo: async (stages) => void (await need(src.leader, 'leader').moveTo(stages, 'asked by a test')),
     tokensOut: () => src.leader?.tokensOut ?? 0,
     history: () => [...(src.leader?.history ?? [])],
+    objective: () => src.leader?.objective ?? null,
+    loadSettled: () => src.leader?.loadSettled() ?? Promise.resolve(),
     setSlowdown: (k) => need(tab(), 'room').stage.setSlowdown(k),
     setMaxBatch: (k) => need(tab(), 'room').stage.setMaxBatch(k),
     ask: (input, params) => {

@@ -8,7 +8,7 @@
  */
 import { describeProfile } from '../../core/cost/backend-choice';
 import { layerShapeOf } from '../../core/cost/calibration-model';
-import type { PlacementProblem, PlacementResult } from '../../core/placement/types';
+import type { PlacementObjective, PlacementProblem, PlacementResult } from '../../core/placement/types';
 import type {
   AskInput,
   DeviceProfile,
@@ -22,8 +22,17 @@ import { activePhones, type RosterEvent } from '../../core/room/roster';
 import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
 import type { GenerationOutput, OnToken, PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
-import { type Planner, planRoom, pricePlan, type RoomPlan, samePlacement } from '../room-planner';
+import {
+  objectiveMs,
+  type Planner,
+  planRoom,
+  pricePlan,
+  type RoomPlan,
+  samePlacement,
+  worthMoving,
+} from '../room-planner';
 import { Balancer } from './balancer';
+import { LoadPlanning } from './load-planning';
 import { PlanExecutor } from './plan-executor';
 import { PlanSwitch, type ReplanEvent } from './plan-switch';
 import { RoomMeasurements } from './room-measurements';
@@ -64,6 +73,8 @@ export class RoomPlans {
   private readonly switcher: PlanSwitch;
   /** Moves the room mid-answer when a phone slows down (or speeds up) for good. */
   readonly balancer: Balancer;
+  /** Plans for throughput while many answers run at once, for latency when one does. */
+  readonly load: LoadPlanning;
   /** Mid-answer learning already took this answer's steps in: the answer's end adds nothing. */
   private learntMidAnswer = false;
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
@@ -102,8 +113,8 @@ export class RoomPlans {
         }
         const now = this.priced(current.plan);
         return {
-          currentMs: now.predictedTokenMs,
-          bestMs: best.predictedTokenMs,
+          currentMs: objectiveMs(now, this.load.objective),
+          bestMs: objectiveMs(best, this.load.objective),
           move: () => this.switchTo({ ...best, planner: `${best.planner}, balanced mid-answer` }, 'slow'),
         };
       },
@@ -129,6 +140,11 @@ export class RoomPlans {
         this.balancer.moved();
         this.history.push(e);
       },
+    });
+    this.load = new LoadPlanning({
+      inFlight: () => this.driver?.inFlight ?? 0,
+      replan: (objective) => this.replanFor(objective),
+      log: deps.log,
     });
     this.recovery = new RoomRecovery({
       driver: () => this.driver,
@@ -203,6 +219,8 @@ export class RoomPlans {
     this.model = model;
     this.executor.reset();
     this.learning.reset();
+    this.load.stop();
+    this.load.reset();
     const phones = activePhones(this.deps.phones());
     const shape = layerShapeOf(model.manifest.config);
     this.measurements.reset();
@@ -221,6 +239,7 @@ export class RoomPlans {
     if (warmUpFailure !== null)
       throw new Error(`the pipeline did not answer its warm-up request: ${warmUpFailure}`);
     if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
+    this.load.enabled = this.planner === 'solved' && this.surveyed !== null;
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     if (shape && !this.surveyed) this.measureLater(model, shape);
     return this.roomPlan!;
@@ -280,6 +299,7 @@ export class RoomPlans {
       this.deps.solve,
       newId(),
       this.learning.learned,
+      this.load.objective,
     );
   }
 
@@ -321,21 +341,39 @@ export class RoomPlans {
       this.deps.log(`re-planning skipped: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    const now = this.priced(current.plan);
-    if (
-      samePlacement(better.plan, current.plan) ||
-      better.predictedTokenMs === null ||
-      now.predictedTokenMs === null ||
-      better.predictedTokenMs >= now.predictedTokenMs * (1 - RoomPlans.REPLAN_GAIN)
-    )
-      return;
+    const objective = this.load.objective;
+    const now = { plan: current.plan, ...this.priced(current.plan) };
+    if (!worthMoving(now, better, objective, RoomPlans.REPLAN_GAIN)) return;
     this.deps.log(
-      `re-planning: ${now.predictedTokenMs.toFixed(1)} → ${better.predictedTokenMs.toFixed(1)} ms/token with measured costs`,
+      `re-planning: ${objectiveMs(now, objective)!.toFixed(1)} → ${objectiveMs(better, objective)!.toFixed(1)} ms (${objective}) with measured costs`,
     );
     await this.switchTo(
       { ...better, planner: `${better.planner}, re-planned after a measured run` },
       'measured',
     ).catch((e: unknown) => this.deps.log(`re-planning failed (${String(e)}): kept the plan before`));
+  }
+
+  /**
+   * Re-plans for the load (load-planning.ts): moves only to a clearly better plan for `objective`,
+   * mid-answer like any move, and back to the plan before if the move fails.
+   */
+  private async replanFor(objective: PlacementObjective): Promise<void> {
+    const current = this.roomPlan;
+    if (!this.model || !current || !this.surveyed || this.planner !== 'solved') return;
+    const better = await this.plan(activePhones(this.deps.phones()));
+    const now = { plan: current.plan, ...this.priced(current.plan) };
+    this.setStatus(`${this.model.description}: ready (${current.planner})`);
+    if (!worthMoving(now, better, objective, RoomPlans.REPLAN_GAIN)) {
+      this.deps.log(`load: the plan in use stays the best for ${objective}`);
+      return;
+    }
+    const was = objectiveMs(now, objective)!;
+    const to = objectiveMs(better, objective)!;
+    this.deps.log(`load: re-planning for ${objective}, ${was.toFixed(1)} → ${to.toFixed(1)} ms`);
+    await this.switchTo(
+      { ...better, planner: `${better.planner}, for the load` },
+      objective === 'throughput' ? 'busy' : 'quiet',
+    );
   }
 
   /**
@@ -416,7 +454,13 @@ export class RoomPlans {
     const overlapsAtStart = this.overlaps;
     const alone = driver.inFlight === 0;
     this.learntMidAnswer = false;
-    return driver.generate(input, params, requestId, onToken).then((r) => {
+    const answer = driver.generate(input, params, requestId, onToken);
+    this.load.observe();
+    answer.then(
+      () => this.load.observe(),
+      () => this.load.observe(),
+    );
+    return answer.then((r) => {
       // The plan's predictions as they stood before this run: what the run is judged against.
       this.lastRunPlan = before;
       // An answer that spanned a plan change measured two plans, and one the balancer learnt from
