@@ -8,7 +8,7 @@
  */
 import { describeProfile } from '../../core/cost/backend-choice';
 import { layerShapeOf } from '../../core/cost/calibration-model';
-import type { PlacementObjective, PlacementProblem, PlacementResult } from '../../core/placement/types';
+import type { PlacementProblem, PlacementResult } from '../../core/placement/types';
 import type {
   AskInput,
   DeviceProfile,
@@ -143,7 +143,7 @@ export class RoomPlans {
     });
     this.load = new LoadPlanning({
       inFlight: () => this.driver?.inFlight ?? 0,
-      replan: (objective) => this.replanFor(objective),
+      replan: (objective) => this.moveIfBetter(objective === 'throughput' ? 'busy' : 'quiet'),
       log: deps.log,
     });
     this.recovery = new RoomRecovery({
@@ -238,7 +238,7 @@ export class RoomPlans {
     const warmUpFailure = await this.warmUp();
     if (warmUpFailure !== null)
       throw new Error(`the pipeline did not answer its warm-up request: ${warmUpFailure}`);
-    if (this.planner === 'solved' && this.surveyed) await this.replanIfBetter();
+    await this.moveIfBetter('measured');
     this.load.enabled = this.planner === 'solved' && this.surveyed !== null;
     this.setStatus(`${model.description}: ready (${this.roomPlan!.planner})`);
     if (shape && !this.surveyed) this.measureLater(model, shape);
@@ -328,11 +328,15 @@ export class RoomPlans {
   }
 
   /**
-   * Re-solves with what the runs so far taught; moves the room only for a clearly faster plan, and
-   * back to the plan it had if the move fails (its blocks are still in every phone's cache).
+   * Re-solves for the objective in force (with what the runs so far taught) and moves the room only
+   * to a clearly better plan (`worthMoving`), mid-answer like any move; a failed move goes back to the
+   * plan before (its blocks are still in every phone's cache). `why`: after a measured run, or the load
+   * changed (load-planning.ts).
    */
-  private async replanIfBetter(): Promise<void> {
-    const current = this.roomPlan!;
+  private async moveIfBetter(why: 'measured' | 'busy' | 'quiet'): Promise<void> {
+    const current = this.roomPlan;
+    if (!this.model || !current || !this.surveyed || this.planner !== 'solved') return;
+    const objective = this.load.objective;
     let better: RoomPlan;
     try {
       better = await this.plan(activePhones(this.deps.phones()));
@@ -340,39 +344,19 @@ export class RoomPlans {
       // The plan in use works; a failed second solve is no reason to drop it.
       this.deps.log(`re-planning skipped: ${e instanceof Error ? e.message : String(e)}`);
       return;
+    } finally {
+      this.setStatus(`${this.model.description}: ready (${current.planner})`);
     }
-    const objective = this.load.objective;
     const now = { plan: current.plan, ...this.priced(current.plan) };
-    if (!worthMoving(now, better, objective, RoomPlans.REPLAN_GAIN)) return;
-    this.deps.log(
-      `re-planning: ${objectiveMs(now, objective)!.toFixed(1)} → ${objectiveMs(better, objective)!.toFixed(1)} ms (${objective}) with measured costs`,
-    );
-    await this.switchTo(
-      { ...better, planner: `${better.planner}, re-planned after a measured run` },
-      'measured',
-    ).catch((e: unknown) => this.deps.log(`re-planning failed (${String(e)}): kept the plan before`));
-  }
-
-  /**
-   * Re-plans for the load (load-planning.ts): moves only to a clearly better plan for `objective`,
-   * mid-answer like any move, and back to the plan before if the move fails.
-   */
-  private async replanFor(objective: PlacementObjective): Promise<void> {
-    const current = this.roomPlan;
-    if (!this.model || !current || !this.surveyed || this.planner !== 'solved') return;
-    const better = await this.plan(activePhones(this.deps.phones()));
-    const now = { plan: current.plan, ...this.priced(current.plan) };
-    this.setStatus(`${this.model.description}: ready (${current.planner})`);
     if (!worthMoving(now, better, objective, RoomPlans.REPLAN_GAIN)) {
-      this.deps.log(`load: the plan in use stays the best for ${objective}`);
+      this.deps.log(`re-planning (${why}): the plan in use stays the best for ${objective}`);
       return;
     }
-    const was = objectiveMs(now, objective)!;
-    const to = objectiveMs(better, objective)!;
-    this.deps.log(`load: re-planning for ${objective}, ${was.toFixed(1)} → ${to.toFixed(1)} ms`);
-    await this.switchTo(
-      { ...better, planner: `${better.planner}, for the load` },
-      objective === 'throughput' ? 'busy' : 'quiet',
+    const [was, to] = [objectiveMs(now, objective)!, objectiveMs(better, objective)!];
+    this.deps.log(`re-planning (${why}) for ${objective}: ${was.toFixed(1)} → ${to.toFixed(1)} ms`);
+    const note = why === 'measured' ? 're-planned after a measured run' : 'for the load';
+    await this.switchTo({ ...better, planner: `${better.planner}, ${note}` }, why).catch((e: unknown) =>
+      this.deps.log(`re-planning failed (${String(e)}): kept the plan before`),
     );
   }
 
