@@ -234,7 +234,6 @@ export class Leader {
   get tokensOut(): number {
     return this.plans.driver?.tokensOut ?? 0;
   }
-  /** Re-plans and faults so far, in order. */
   /** What the room plans for now: the fastest token (one answer) or the most tokens/s (many). */
   get objective(): PlacementObjective {
     return this.plans.load.objective;
@@ -245,6 +244,7 @@ export class Leader {
     return this.plans.load.settled();
   }
 
+  /** Re-plans and faults so far, in order. */
   get history(): readonly RoomEvent[] {
     return this.plans.history;
   }
