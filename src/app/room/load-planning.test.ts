@@ -11,15 +11,18 @@ describe('LoadPlanning', () => {
     vi.useRealTimers();
   });
 
-  function setup() {
+  /** A LoadPlanning on fake timers; `fail` makes the re-plan for that objective throw. */
+  function setup(fail?: PlacementObjective) {
     let inFlight = 0;
     const replans: PlacementObjective[] = [];
+    const lines: string[] = [];
     const load = new LoadPlanning({
       inFlight: () => inFlight,
       replan: async (o) => {
         replans.push(o);
+        if (o === fail) throw new Error('a phone left');
       },
-      log: () => {},
+      log: (l) => lines.push(l),
       now: () => Date.now(),
     });
     load.enabled = true;
@@ -27,7 +30,7 @@ describe('LoadPlanning', () => {
       inFlight = k;
       load.observe();
     };
-    return { load, replans, set };
+    return { load, replans, set, lines };
   }
 
   it('re-plans for throughput when answers stay side by side, and for latency once the room is quiet', async () => {
@@ -74,26 +77,13 @@ describe('LoadPlanning', () => {
   });
 
   it('a failed re-plan is logged and the next one still runs', async () => {
-    const lines: string[] = [];
-    let inFlight = 3;
-    const tried: PlacementObjective[] = [];
-    const load = new LoadPlanning({
-      inFlight: () => inFlight,
-      replan: async (o) => {
-        tried.push(o);
-        if (o === 'throughput') throw new Error('a phone left');
-      },
-      log: (l) => lines.push(l),
-      now: () => Date.now(),
-    });
-    load.enabled = true;
-    load.observe();
+    const { load, replans, set, lines } = setup('throughput');
+    set(3);
     await vi.advanceTimersByTimeAsync(LOAD_RULES.busyForMs + 5);
-    inFlight = 0;
-    load.observe();
+    set(0);
     await vi.advanceTimersByTimeAsync(LOAD_RULES.quietForMs + 5);
     await load.settled();
-    expect(tried).toEqual(['throughput', 'latency']);
+    expect(replans).toEqual(['throughput', 'latency']);
     expect(lines.some((l) => /for throughput failed .*a phone left/.test(l))).toBe(true);
   });
 });
