@@ -31,6 +31,17 @@ async function setMode(room: SimulatedRoom, mode: Mode): Promise<void> {
 
 const prompt = (i: number) => Array.from({ length: 8 }, (_, k) => 1 + ((i * 7 + k * 3) % 200));
 
+/** Steps each phone's stage ran, and the session runs they took (steps ÷ runs = the mean batch). */
+const stageRuns = (room: SimulatedRoom) =>
+  Promise.all(
+    room.pages.map((p) =>
+      p.evaluate(async () => {
+        const s = await window.__chorus!.stage();
+        return { steps: s?.stepsRun ?? 0, runs: s?.stepRuns ?? 0, busyMs: s?.busyMs ?? 0 };
+      }),
+    ),
+  );
+
 /** Asks `k` answers at once, from the phones in turn; aggregate tokens/s from asking to the last end. */
 async function aggregate(room: SimulatedRoom, k: number): Promise<number> {
   const t0 = performance.now();
@@ -110,6 +121,8 @@ const benchmark: Benchmark = {
       const runs = { batched: new Map<number, number[]>(), alone: new Map<number, number[]>() };
       const ttft = { batched: [] as number[], alone: [] as number[] };
       const batches: number[] = [];
+      /** At 8 in flight, batched: per phone, the mean batch and the share of the time its stage ran. */
+      const fill: { meanBatch: number; busy: number }[][] = [];
       const plans = new Map<number, string>();
       for (let r = 0; r < ctx.repeats; r++) {
         // Interleaved: each level and mode runs close in time to the others on these shared cores.
@@ -118,7 +131,19 @@ const benchmark: Benchmark = {
           ctx.log(`throughput: ${k} in flight on plan ${plans.get(k)}`);
           for (const mode of ['alone', 'batched'] as const) {
             await setMode(room, mode);
+            const before = await stageRuns(room);
+            const t0 = performance.now();
             const tps = await aggregate(room, k);
+            if (k === 8 && mode === 'batched') {
+              const ms = performance.now() - t0;
+              const after = await stageRuns(room);
+              fill.push(
+                after.map((a, i) => ({
+                  meanBatch: (a.steps - before[i]!.steps) / Math.max(1, a.runs - before[i]!.runs),
+                  busy: (a.busyMs - before[i]!.busyMs) / ms,
+                })),
+              );
+            }
             runs[mode].set(k, [...(runs[mode].get(k) ?? []), tps]);
             ctx.log(`throughput: ${k} in flight, ${mode} → ${tps.toFixed(2)} tokens/s`);
           }
@@ -187,6 +212,8 @@ const benchmark: Benchmark = {
           alone: Object.fromEntries(runs.alone),
           ttft,
           largestBatchPerPhone: batches,
+          // Per repeat, per phone: the mean batch its stage ran at 8 in flight, and how busy it was.
+          eightInFlightBatched: fill,
         },
       };
     } finally {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SAMPLING } from '../src/core/sampling';
+import { greedyWithCache, loadModel } from '../tools/gen-model/decode';
 import { DEFAULT_MODEL, prepareModel } from '../tools/room/prepare-models';
 import { SimulatedRoom } from '../tools/room/simulator';
 import { SHARED_MODELS, storiesReference } from './fixtures';
@@ -70,6 +71,26 @@ describe('three phones asking at once (even plan over 3 phones)', () => {
     const [done] = await other;
     expect(done!.generatedIds).toEqual(p1!.generated_ids);
     await expect.poll(() => kvOnEveryPhone(room), { timeout: 10_000 }).toEqual([0, 0, 0]);
+  });
+
+  it('a long prompt goes in by chunks while another answer streams: both are what they are alone', async () => {
+    const [p0, p1] = storiesReference().prompts;
+    // 141 tokens of real text: three prefill steps of up to 64 (PREFILL_CHUNK_TOKENS) instead of one.
+    const long = [...p0!.prompt_ids, ...p0!.generated_ids, ...p1!.prompt_ids.slice(1), ...p1!.generated_ids];
+    const whole = await loadModel(path.join(SHARED_MODELS, 'stories260k/onnx/model.onnx'));
+    const alone = (await greedyWithCache(whole, long, 31)).tokens; // the whole prompt in one step
+    const stepsRun = () =>
+      Promise.all(room.pages.map((p) => p.evaluate(async () => (await window.__chorus!.stage())!.stepsRun)));
+    const before = await stepsRun();
+    const [longAnswer, shortAnswer] = await room.askAll([
+      { phone: 0, input: { ids: long }, params: greedy(32) },
+      { phone: 1, input: { text: p1!.prompt }, params: greedy(p1!.generated_ids.length) },
+    ]);
+    expect(longAnswer!.generatedIds).toEqual(alone);
+    expect(shortAnswer!.generatedIds).toEqual(p1!.generated_ids);
+    // Every phone ran the long prompt's 3 chunks and 31 decode steps, and the short answer's 64 steps.
+    const after = await stepsRun();
+    expect(after.map((n, i) => n - before[i]!)).toEqual([98, 98, 98]);
   });
 
   it('the default model: each phone gets what one session gives alone', async () => {

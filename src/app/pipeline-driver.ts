@@ -32,6 +32,13 @@ export type OnToken = (delta: string, ids: readonly number[]) => void;
 /** A stage that does not answer a step within this long has failed the answer (the message says so). */
 export const STEP_TIMEOUT_MS = 120_000;
 
+/**
+ * Most prompt tokens one step feeds. A longer prompt is prefilled in steps of this many, so the other
+ * answers' one-token steps run between its chunks at every stage and keep streaming; 64 keeps a chunk's
+ * run near the cost of a few decode steps on a phone while adding few round trips to a long prompt.
+ */
+export const PREFILL_CHUNK_TOKENS = 64;
+
 interface Sequence {
   /** The last step whose logits came back (−1 before the prefill). */
   lastStep: number;
@@ -69,6 +76,7 @@ export class PipelineDriver {
     /** Sends to a phone of the plan; false when that phone is gone. */
     private readonly send: (phoneId: string, m: Message) => boolean,
     private readonly log: (line: string) => void = () => {},
+    private readonly prefillChunk = PREFILL_CHUNK_TOKENS,
   ) {}
 
   get planId(): string {
@@ -200,6 +208,7 @@ export class PipelineDriver {
           planId,
           requestId: rid,
           step,
+          tokens: tokensOf(tensors),
           tensors,
           replayThrough: through,
         } as const;
@@ -223,14 +232,23 @@ export class PipelineDriver {
       try {
         const answered = this.pending.wait(key, STEP_TIMEOUT_MS, `step ${step} of ${rid}`);
         const sentAt = performance.now();
-        const m = { kind: 'activations', planId: this.plan.id, requestId: rid, step, tensors } as const;
+        const tokens = tokensOf(tensors);
+        const m = {
+          kind: 'activations',
+          planId: this.plan.id,
+          requestId: rid,
+          step,
+          tokens,
+          tensors,
+        } as const;
         if (!this.send(this.plan.stages[0]!.phoneId, { ...m, stageTimesMs: [], residentMs: [] })) {
           const why = 'the first stage’s phone has left';
           this.pending.reject(key, this.gate ? new Interrupted(why) : new Error(why));
         }
         const r = await answered;
         s.lastStep = step;
-        this.onStep?.(r, performance.now() - sentAt);
+        // The prompt's later chunks are neither a prefill nor a decode step to learn from.
+        if (step === 0 || tokens === 1) this.onStep?.(r, performance.now() - sentAt);
         return {
           logits: r.logits.data as Float32Array,
           stageTimesMs: r.stageTimesMs,
@@ -276,6 +294,7 @@ export class PipelineDriver {
           stopIds: stopIdsOf(this.manifest.config, this.manifest.generationConfig),
           inputSpecs: this.manifest.inputs.filter((s) => inputNames.has(s.name)),
           signal: seq.abort.signal,
+          prefillChunk: this.prefillChunk,
           onToken: (id) => {
             ids.push(id);
             firstTokenMs ??= performance.now() - t0;
@@ -305,4 +324,10 @@ export class PipelineDriver {
       for (const w of this.idleWaiters.splice(0)) w();
     }
   }
+}
+
+/** The positions a step adds: the length of the ids it feeds (1 in a decode step). */
+function tokensOf(tensors: NamedTensors): number {
+  const ids = tensors.input_ids;
+  return ids ? ids.dims[ids.dims.length - 1]! : 1;
 }

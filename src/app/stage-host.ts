@@ -310,7 +310,7 @@ export class StageHost {
         this.active.add(m.requestId);
         if (this.active.size === 1) this.report('busy', { detail: this.readyDetail, planId: a.planId });
       }
-      const result = await this.deps.backend.step(m.requestId, m.step, m.tensors);
+      const result = await this.deps.backend.step(m.requestId, m.step, m.tensors, m.tokens);
       this.stepsRun++;
       if (this.assignment !== a) {
         // Re-assigned while it ran (a fault re-plans without waiting for steps in flight): the leader

@@ -65,7 +65,11 @@ export interface StageBackend {
   load(
     req: StageLoadRequest,
   ): Promise<{ readonly backend: string; readonly loadMs: number; readonly adapter?: string }>;
-  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
+  /**
+   * Runs one step of a request; `tokens` is the positions it adds (default 1). Step 0 starts the
+   * request's cache; a step of more than one token (a prefill chunk) always runs alone.
+   */
+  step(requestId: string, step: number, tensors: NamedTensors, tokens?: number): Promise<StageStepResult>;
   /** Drops one request's KV cache (its answer is over); the stage stays loaded. */
   release(requestId: string): Promise<void>;
   /**
@@ -84,6 +88,8 @@ export interface StageBackend {
     /** Steps that ran in one session run with other sequences' steps, and the largest such batch. */
     readonly batchedSteps: number;
     readonly largestBatch: number;
+    /** Session runs that served steps: steps run ÷ this is the mean batch. */
+    readonly stepRuns: number;
     /** Ms the runtime spent running steps since the backend was made (emulated slowness included). */
     readonly busyMs: number;
   }>;

@@ -25,6 +25,8 @@ export interface StageCounters {
   /** Steps that ran batched with other sequences' steps, and the largest batch. */
   readonly batchedSteps: number;
   readonly largestBatch: number;
+  /** Session runs that served steps (stepsRun ÷ this = the mean batch). */
+  readonly stepRuns: number;
   /** Ms this phone's runtime spent running steps since the tab opened. */
   readonly busyMs: number;
 }

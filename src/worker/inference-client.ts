@@ -69,12 +69,12 @@ export class WorkerStageBackend implements StageBackend {
     return this.rpc.call('load', (w) => w.load(Comlink.transfer(sent, [...transfer]), this.runtime));
   }
 
-  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult> {
+  step(requestId: string, step: number, tensors: NamedTensors, tokens?: number): Promise<StageStepResult> {
     const transfer = new Set<ArrayBuffer>();
     const sent: NamedTensors = {};
     for (const [name, t] of Object.entries(tensors)) sent[name] = { ...t, data: this.pack(t.data, transfer) };
     return this.rpc.call(`step ${step} of request ${requestId}`, (w) =>
-      w.step(requestId, step, Comlink.transfer(sent, [...transfer])),
+      w.step(requestId, step, Comlink.transfer(sent, [...transfer]), tokens),
     );
   }
 

@@ -56,9 +56,9 @@ const api: InferenceWorkerApi = {
       configureOrt({ wasmPaths: runtime.wasmPaths, threads: req.threads ?? 1 });
       return backend.load(req);
     }),
-  step: (requestId, step, tensors) =>
+  step: (requestId, step, tensors, tokens) =>
     asError(async () => {
-      const result = await backend.step(requestId, step, tensors);
+      const result = await backend.step(requestId, step, tensors, tokens);
       // Hand the outputs' buffers to the page instead of copying them; this worker drops them anyway.
       return Comlink.transfer(result, transferablesOf(result.outputs));
     }),

@@ -19,7 +19,7 @@ export interface InferenceWorkerApi {
    */
   warm(runtime: RuntimeOptions): Promise<void>;
   load(req: StageLoadRequest, runtime: RuntimeOptions): Promise<StageLoadResult>;
-  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult>;
+  step(requestId: string, step: number, tensors: NamedTensors, tokens?: number): Promise<StageStepResult>;
   calibrate(req: CalibrationRequest): Promise<number[][]>;
   release(requestId: string): Promise<void>;
   unload(): Promise<void>;

@@ -60,7 +60,12 @@ function kvBytesPerToken(req: StageLoadRequest): number {
 }
 
 /** Greedy answers to every prompt at once, each a chain of steps through the backends in order. */
-function answerAll(backends: readonly LocalStageBackend[], prompts: readonly number[][], tag = 'p') {
+function answerAll(
+  backends: readonly LocalStageBackend[],
+  prompts: readonly number[][],
+  tag = 'p',
+  prefillChunk?: number,
+) {
   const inputSpecs = manifest.inputs.filter((s) => !/^past/.test(s.name));
   return Promise.all(
     prompts.map(async (promptIds, p) => {
@@ -71,10 +76,13 @@ function answerAll(backends: readonly LocalStageBackend[], prompts: readonly num
           params: { ...GREEDY, maxNewTokens: tokens },
           stopIds: new Set(),
           inputSpecs,
+          ...(prefillChunk ? { prefillChunk } : {}),
         },
         async (id, step, inputs) => {
           const available: NamedTensors = { ...inputs };
-          for (const b of backends) Object.assign(available, (await b.step(id, step, available)).outputs);
+          const tokens = inputs.input_ids!.dims[1];
+          for (const b of backends)
+            Object.assign(available, (await b.step(id, step, available, tokens)).outputs);
           return { logits: available.logits!.data as Float32Array, stageTimesMs: [] };
         },
       );
@@ -119,6 +127,24 @@ describe.each(Object.entries(MODELS))('continuous batching (%s, 3 stages, 5 answ
       }
     });
   }
+
+  it('prompts prefilled in chunks of 2 tokens, among the others’ decode steps, give the same ids', async () => {
+    const backends = requests.map(() => new LocalStageBackend(nodeSessionFactory, { maxBatch: 8 }));
+    try {
+      for (const [i, b] of backends.entries()) await b.load(requests[i]!);
+      const [first, ...rest] = prompts().map((p) => p.prompt_ids);
+      // One answer decodes while the others' prompts go in, two tokens a step.
+      const early = answerAll(backends, [first!]);
+      const late = answerAll(backends, rest, 'q', 2);
+      expect([...(await early), ...(await late)]).toEqual(prompts().map((p) => p.generated_ids));
+      const stats = await Promise.all(backends.map((b) => b.stats()));
+      for (const s of stats) expect(s.largestBatch).toBeGreaterThan(1);
+      const positions = prompts().reduce((sum, p) => sum + p.prompt_ids.length + tokens - 1, 0);
+      for (const [i, s] of stats.entries()) expect(s.kvBytes).toBe(positions * kvBytesPerToken(requests[i]!));
+    } finally {
+      await Promise.all(backends.map((b) => b.dispose()));
+    }
+  });
 
   it('a step that cannot join a batch (a prefill, a request twice) still runs, in order', async () => {
     const backends = requests.map(() => new LocalStageBackend(nodeSessionFactory, { maxBatch: 8 }));

@@ -1,6 +1,7 @@
 /**
- * The leader's generation loop: prefill, then one token per step through the pipeline, sampling each
- * next token. Where the stages run (this tab, a worker, other phones) is behind `runStep`.
+ * The leader's generation loop: prefill (a long prompt in chunks), then one token per step through the
+ * pipeline, sampling each next token. Where the stages run (this tab, a worker, other phones) is behind
+ * `runStep`.
  */
 import type { IOSpec } from '../graph/manifest';
 import type { SamplingParams } from '../protocol/messages';
@@ -27,12 +28,21 @@ export interface GenerationRequest {
   readonly inputSpecs: readonly IOSpec[];
   readonly signal?: AbortSignal;
   readonly onToken?: (id: number, index: number) => void;
+  /**
+   * Most prompt tokens one step feeds (default: the whole prompt in step 0). A longer prompt is fed in
+   * steps of this many, its logits used only after the last, so at every stage the one-token steps of
+   * other answers run between them instead of waiting for the whole prompt.
+   */
+  readonly prefillChunk?: number;
 }
 
 export interface GenerationResult {
   readonly generatedIds: number[];
   readonly stoppedBy: 'stop-token' | 'max-tokens' | 'aborted';
-  /** Wall time of each step (prefill first), in ms. */
+  /**
+   * Wall time of each step, in ms: the prefill first (its chunks' times summed, as are their stage and
+   * resident times), then one per generated token.
+   */
   readonly stepMs: number[];
   readonly stageTimesMs: (readonly number[])[];
   readonly residentMs: (readonly number[])[];
@@ -47,15 +57,24 @@ export async function generate(req: GenerationRequest, runStep: RunStep): Promis
   const stageTimesMs: (readonly number[])[] = [];
   const residentMs: (readonly number[])[] = [];
   const history = [...req.promptIds];
-  let ids: readonly number[] = req.promptIds;
+  const chunk = prefillChunkOf(req.prefillChunk, req.promptIds.length);
   let past = 0;
-  for (let step = 0; generatedIds.length < req.params.maxNewTokens; step++) {
+  let step = 0;
+  // The prompt but its last chunk: each step fills the caches; its logits are of no use.
+  for (; req.promptIds.length - past > chunk; step++) {
+    if (req.signal?.aborted) return { generatedIds, stoppedBy: 'aborted', stepMs, stageTimesMs, residentMs };
+    const t0 = performance.now();
+    const ids = req.promptIds.slice(past, past + chunk);
+    const out = await runStep(req.requestId, step, stepInputs(req.inputSpecs, ids, past));
+    addTimes(0, performance.now() - t0, out);
+    past += ids.length;
+  }
+  let ids: readonly number[] = req.promptIds.slice(past);
+  for (; generatedIds.length < req.params.maxNewTokens; step++) {
     if (req.signal?.aborted) return { generatedIds, stoppedBy: 'aborted', stepMs, stageTimesMs, residentMs };
     const t0 = performance.now();
     const out = await runStep(req.requestId, step, stepInputs(req.inputSpecs, ids, past));
-    stepMs.push(performance.now() - t0);
-    stageTimesMs.push(out.stageTimesMs);
-    residentMs.push(out.residentMs ?? []);
+    addTimes(generatedIds.length === 0 ? 0 : stepMs.length, performance.now() - t0, out);
     past += ids.length;
     const next = sampleToken(out.logits, req.params, history, rng);
     if (req.stopIds.has(next))
@@ -66,6 +85,21 @@ export async function generate(req: GenerationRequest, runStep: RunStep): Promis
     ids = [next];
   }
   return { generatedIds, stoppedBy: 'max-tokens', stepMs, stageTimesMs, residentMs };
+
+  /** Adds a step's times at index `at`: a new entry, or onto the prefill's (its chunks sum up). */
+  function addTimes(at: number, wall: number, out: StepOutcome): void {
+    const sum = (a: readonly number[] = [], b: readonly number[] = []) => b.map((x, i) => x + (a[i] ?? 0));
+    stepMs[at] = (stepMs[at] ?? 0) + wall;
+    stageTimesMs[at] = sum(stageTimesMs[at], out.stageTimesMs);
+    residentMs[at] = sum(residentMs[at], out.residentMs ?? []);
+  }
+}
+
+function prefillChunkOf(chunk: number | undefined, promptLength: number): number {
+  if (chunk === undefined) return promptLength;
+  if (!(Number.isInteger(chunk) && chunk >= 1))
+    throw new RangeError(`a prefill chunk must be a whole number of tokens ≥ 1, got ${chunk}`);
+  return chunk;
 }
 
 /** Stop ids from the model's configs: eos (one or several) and, for llama2.c-style models, BOS. */

@@ -13,7 +13,7 @@ import type {
 } from '../ports';
 import type { ComputeBackend, PhaseBackends } from '../protocol/messages';
 import type { NamedTensors } from '../tensor';
-import { type BatchItem, lastLogitsRow, StageRunner } from './stage-runner';
+import { type BatchItem, isOneToken, lastLogitsRow, StageRunner } from './stage-runner';
 
 /** Opens the merged stage graph, its external data given as bytes by name, on one execution provider. */
 export type SessionFactory = (
@@ -97,6 +97,7 @@ export class LocalStageBackend implements StageBackend {
   /** Steps that ran batched with others, and the largest batch, for stats. */
   private batchedSteps = 0;
   private largestBatch = 1;
+  private stepRuns = 0;
   /** Ms the runtime spent on steps (emulated slowness included): how busy this phone's stage is. */
   private busyMs = 0;
   private lastRunEnd = Number.NEGATIVE_INFINITY;
@@ -138,9 +139,9 @@ export class LocalStageBackend implements StageBackend {
    * Steps join the group waiting for the runtime; the group runs when the runtime frees up, so the
    * steps of many answers that meet at this stage share one session run (see `runGroup`).
    */
-  step(requestId: string, step: number, tensors: NamedTensors): Promise<StageStepResult> {
+  step(requestId: string, step: number, tensors: NamedTensors, tokens = 1): Promise<StageStepResult> {
     return new Promise((resolve, reject) => {
-      const item = { requestId, step, tensors, resolve, reject };
+      const item = { requestId, step, tensors, tokens, resolve, reject };
       if (this.waiting) {
         this.waiting.push(item);
         return;
@@ -179,6 +180,7 @@ export class LocalStageBackend implements StageBackend {
       kvBytes: this.stage?.runner.kvBytes ?? 0,
       batchedSteps: this.batchedSteps,
       largestBatch: this.largestBatch,
+      stepRuns: this.stepRuns,
       busyMs: this.busyMs,
     }));
   }
@@ -283,7 +285,8 @@ export class LocalStageBackend implements StageBackend {
 
   /**
    * Runs a group of waiting steps: one-token steps of distinct requests together, up to maxBatch, and
-   * the rest (a prefill, a request's next replayed step) alone, each request's steps in their order.
+   * the rest (a prefill or a chunk of one, a request's next replayed step) alone, each request's steps
+   * in their order.
    * A batch this stage can't run together runs one step after another; each step settles on its own.
    */
   private async runGroup(group: WaitingStep[]): Promise<void> {
@@ -293,9 +296,10 @@ export class LocalStageBackend implements StageBackend {
       const blocked = new Set<string>();
       for (const s of left) {
         const first = batch.length === 0;
-        if (first || (batch.length < this.maxBatch && s.step > 0 && !blocked.has(s.requestId))) batch.push(s);
+        if (first || (batch.length < this.maxBatch && isOneToken(s) && !blocked.has(s.requestId)))
+          batch.push(s);
         blocked.add(s.requestId); // a request's later steps wait for this one
-        if (first && s.step === 0) break; // a prefill runs alone
+        if (first && !isOneToken(s)) break; // a prefill runs alone
       }
       left = left.filter((s) => !batch.includes(s));
       await this.runBatch(batch);
@@ -319,7 +323,7 @@ export class LocalStageBackend implements StageBackend {
     }
     for (const s of batch) {
       try {
-        const r = await this.timed((stage) => stage.runner.step(s.requestId, s.step, s.tensors));
+        const r = await this.timed((stage) => stage.runner.step(s.requestId, s.step, s.tensors, s.tokens));
         this.settle(s, () => this.finish(r.value, r.ms));
       } catch (e) {
         s.reject(e);
@@ -344,6 +348,7 @@ export class LocalStageBackend implements StageBackend {
     // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
     if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
     this.lastRunEnd = performance.now();
+    this.stepRuns++;
     this.busyMs += this.lastRunEnd - t0;
     return { value, ms: this.lastRunEnd - t0 };
   }

@@ -22,7 +22,13 @@ export interface BatchItem {
   readonly requestId: string;
   readonly step: number;
   readonly tensors: NamedTensors;
+  /** The positions the step adds (1 when absent): a prefill chunk has many. */
+  readonly tokens?: number;
 }
+
+/** A decode step: one position after the prompt. Only these run batched, and teach the length axes. */
+export const isOneToken = (item: Pick<BatchItem, 'step' | 'tokens'>) =>
+  item.step > 0 && (item.tokens ?? 1) === 1;
 
 /** The axis of a cache tensor that is its past length: the symbolic dim that isn't the batch. */
 function pastAxis(spec: IOSpec): number {
@@ -39,7 +45,7 @@ export class StageRunner {
   private readonly lengths = new LengthAxes();
 
   /**
-   * `prefillSession`, when given, runs every request's step 0 (the prompt) and `session` the one-token
+   * `prefillSession`, when given, runs every request's prompt steps (many tokens) and `session` the one-token
    * steps after it: the same graph on another runtime (e.g. WebGPU for prefill, WASM for decode). Both
    * take and give CPU tensors, so the KV cache passes from one to the other as it is.
    */
@@ -59,14 +65,15 @@ export class StageRunner {
     return this.spec.inputs.filter((n) => !cache.has(n));
   }
 
-  async step(requestId: string, step: number, given: NamedTensors): Promise<NamedTensors> {
+  async step(requestId: string, step: number, given: NamedTensors, tokens = 1): Promise<NamedTensors> {
     if (step === 0) this.caches.delete(requestId);
     const feeds = this.feedsOf({ requestId, step, tensors: given });
     const past = this.pastOf(feeds);
-    const session = step === 0 && this.prefillSession ? this.prefillSession : this.session;
+    const oneToken = isOneToken({ step, tokens });
+    const session = !oneToken && this.prefillSession ? this.prefillSession : this.session;
     const out = await session.run(feeds, this.fetch);
     // One-token steps teach which outputs grow with the sequence, so later ones can run batched.
-    if (step > 0 && past !== null)
+    if (oneToken && past !== null)
       for (const [name, t] of Object.entries(out)) this.lengths.observe(name, t.dims, past);
     return this.keep(requestId, out);
   }
@@ -78,7 +85,7 @@ export class StageRunner {
    */
   async stepMany(items: readonly BatchItem[]): Promise<NamedTensors[] | string> {
     if (new Set(items.map((i) => i.requestId)).size !== items.length) return 'a request appears twice';
-    if (items.some((i) => i.step === 0)) return 'a prefill runs alone';
+    if (!items.every(isOneToken)) return 'a prefill (or a chunk of one) runs alone';
     const rows = items.map((i) => this.feedsOf(i));
     const pasts = rows.map((r) => this.pastOf(r));
     const ragged = pasts.some((p) => p !== pasts[0]);

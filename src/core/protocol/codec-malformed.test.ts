@@ -139,6 +139,12 @@ describe('decodeMessage rejects malformed frames with a ProtocolError', () => {
     ['a numeric planId', () => edit('roster', (h) => (h.planId = 3)), /roster\.planId/],
     ['a negative step', () => edit('logits', (h) => (h.step = -1)), /step/],
     ['a fractional step', () => edit('logits', (h) => (h.step = 0.5)), /step/],
+    [
+      'a step of no tokens',
+      () => edit('activations', (h) => (h.tokens = 0)),
+      /activations\.tokens must be at least 1/,
+    ],
+    ['a fractional token count', () => edit('activations', (h) => (h.tokens = 1.5)), /activations\.tokens/],
     ['a non-numeric stage time', () => edit('logits', (h) => (h.stageTimesMs = ['a'])), /stageTimesMs\[0\]/],
     ['stageIndex ≥ stageCount', () => edit('assign', (h) => (h.assignment.stageIndex = 5)), /stageCount/],
     ['a non-string forward name', () => edit('assign', (h) => (h.assignment.forward = [1])), /forward\[0\]/],

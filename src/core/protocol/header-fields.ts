@@ -72,6 +72,12 @@ export function readNonNegativeInteger(obj: JsonObject, key: string, path: strin
   return checkNonNegativeInteger(own(obj, key), `${path}.${key}`);
 }
 
+export function readPositiveInteger(obj: JsonObject, key: string, path: string): number {
+  const v = checkNonNegativeInteger(own(obj, key), `${path}.${key}`);
+  if (v === 0) throw new ProtocolError(`${path}.${key} must be at least 1, got 0`);
+  return v;
+}
+
 export function readArray(obj: JsonObject, key: string, path: string): unknown[] {
   const v = own(obj, key);
   if (!Array.isArray(v)) throw new ProtocolError(`${path}.${key} must be an array, got ${describe(v)}`);

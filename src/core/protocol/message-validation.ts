@@ -18,6 +18,7 @@ import {
   readOneOf,
   readOptionalFiniteNumber,
   readOptionalString,
+  readPositiveInteger,
   readString,
   readStringArray,
   withOptional,
@@ -99,6 +100,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         step: readNonNegativeInteger(h, 'step', p),
         tensors: readNamedTensors(own(h, 'tensors'), `${p}.tensors`, readTensor),
         ...readStageTimes(h, p),
+        ...(own(h, 'tokens') === undefined ? {} : { tokens: readPositiveInteger(h, 'tokens', p) }),
       };
       if (own(h, 'replayThrough') === undefined) return m;
       const replayThrough = readNonNegativeInteger(h, 'replayThrough', p);

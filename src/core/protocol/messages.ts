@@ -122,7 +122,9 @@ export type Message =
   /**
    * stage → next stage, in plan `planId` (a stage drops steps of any other plan, never running them on
    * the wrong layers). `replayThrough`: this step is a replay (see `replay`) of steps 0 … replayThrough;
-   * the last stage answers only the last of them. Step 0 is the prefill and resets that request's KV cache. Each stage appends
+   * the last stage answers only the last of them. Step 0 is the prefill and resets that request's KV cache.
+   * `tokens`: the positions this step adds to the cache (absent: 1). A long prompt is prefilled in
+   * several steps of many tokens (step 0 and the next ones); only one-token steps can run batched. Each stage appends
    * its own run time to `stageTimesMs`, and to `residentMs` the time from the step's arrival at its
    * phone to its sending on (run time plus the phone's own handling), so the leader sees where a
    * step's time goes: in the stages, on the phones around them, or on the links — with no clocks
@@ -134,6 +136,7 @@ export type Message =
       requestId: string;
       step: number;
       replayThrough?: number;
+      tokens?: number;
       tensors: NamedTensors;
       stageTimesMs: number[];
       residentMs: number[];

@@ -99,6 +99,7 @@ export function messagesOfEveryKind(): Message[] {
       requestId: 'r1',
       step: 2,
       replayThrough: 5,
+      tokens: 64,
       tensors: {},
       stageTimesMs: [],
       residentMs: [],
