@@ -119,7 +119,7 @@ export class Leader {
     this.plans.balancer.enabled = opts.balance !== false;
     this.userCap = opts.maxInFlight;
     this.answers = new Answers({
-      run: (input, params, requestId, onToken) => this.plans.generate(input, params, onToken, requestId),
+      run: (input, params, requestId, onToken) => this.plans.runs.generate(input, params, onToken, requestId),
       stop: (requestId) => this.plans.driver?.stop(requestId),
       log,
     });
@@ -163,7 +163,7 @@ export class Leader {
           .filter((id) => id !== SELF && /^(ready|busy)$/.test(phones.find((p) => p.id === id)?.state ?? ''));
       },
       everyone: () => [...this.deviceLinks.keys()].filter((id) => id !== SELF),
-      answering: () => !this.plans.warmingUp && (this.plans.driver?.inFlight ?? 0) > 0,
+      answering: () => !this.plans.runs.warmingUp && (this.plans.driver?.inFlight ?? 0) > 0,
       ping: (id) => this.deviceLinks.get(id)?.send({ kind: 'ping', nonce: 0, sentAt: performance.now() }),
       dead: (id, silentMs) => {
         log(`${this.roster.nameOf(id)} has not answered for ${Math.round(silentMs)} ms: treating it as gone`);
@@ -206,7 +206,7 @@ export class Leader {
     return this.plans.roomPlan;
   }
   get lastRunPlan(): RoomPlan | null {
-    return this.plans.lastRunPlan;
+    return this.plans.runs.lastRunPlan;
   }
   get manifest(): Manifest | null {
     return this.plans.model?.manifest ?? null;

@@ -4,23 +4,17 @@
  * when the balancer or a fault or a new phone calls for it (balancer.ts, room-recovery.ts), or when
  * asked — through the plan executor (a pure transition carried out with timeouts, back to the plan
  * before when it fails). Answers in flight pause at a token boundary while the plan changes and go on
- * token-identical (pipeline-driver.ts). Every answer is also a measurement the room learns from.
+ * token-identical (pipeline-driver.ts). Every answer is also a measurement the room learns from
+ * (answer-runs.ts).
  */
 import { describeProfile } from '../../core/cost/backend-choice';
 import { layerShapeOf } from '../../core/cost/calibration-model';
 import type { PlacementProblem, PlacementResult } from '../../core/placement/types';
-import type {
-  AskInput,
-  DeviceProfile,
-  Message,
-  MessageOf,
-  PhoneInfo,
-  SamplingParams,
-} from '../../core/protocol/messages';
+import type { DeviceProfile, Message, MessageOf, PhoneInfo } from '../../core/protocol/messages';
 import type { Plan, StagePlan } from '../../core/room/plan';
 import { activePhones, type RosterEvent } from '../../core/room/roster';
 import { type ModelChoice, type OpenedModel, openModel } from '../model-source';
-import type { GenerationOutput, OnToken, PipelineDriver } from '../pipeline-driver';
+import type { PipelineDriver } from '../pipeline-driver';
 import { RoomLearning } from '../room-learning';
 import {
   objectiveMs,
@@ -31,6 +25,7 @@ import {
   samePlacement,
   worthMoving,
 } from '../room-planner';
+import { AnswerRuns, newId, type RunTimings } from './answer-runs';
 import { Balancer } from './balancer';
 import { LoadPlanning } from './load-planning';
 import { PlanExecutor } from './plan-executor';
@@ -57,12 +52,8 @@ export interface RoomPlansDeps {
   readonly loadIdleTimeoutMs?: number;
 }
 
-const newId = () => Math.random().toString(36).slice(2, 10);
-
 export class RoomPlans {
   model: OpenedModel | null = null;
-  /** The plan, with its predictions as they stood when the last answer started. */
-  lastRunPlan: RoomPlan | null = null;
   planner: Planner = 'solved';
   status = '';
   /** What the room's runs taught about its phones and links. */
@@ -75,8 +66,8 @@ export class RoomPlans {
   readonly balancer: Balancer;
   /** Plans for throughput while many answers run at once, for latency when one does. */
   readonly load: LoadPlanning;
-  /** Mid-answer learning already took this answer's steps in: the answer's end adds nothing. */
-  private learntMidAnswer = false;
+  /** The answers, and what the room learns from them (answer-runs.ts). */
+  readonly runs: AnswerRuns;
   /** A better plan than the one loaded must beat it by this much to be worth moving blocks for. */
   static readonly REPLAN_GAIN = 0.1;
 
@@ -100,7 +91,7 @@ export class RoomPlans {
       learn: (window) => {
         const rp = this.roomPlan;
         if (!this.measurements.surveyed || !rp) return false;
-        this.learntMidAnswer = true;
+        this.runs.learntMidway();
         return this.learn(window);
       },
       compare: async () => {
@@ -144,6 +135,19 @@ export class RoomPlans {
     this.load = new LoadPlanning({
       inFlight: () => this.driver?.inFlight ?? 0,
       replan: (objective) => this.moveIfBetter(objective === 'throughput' ? 'busy' : 'quiet'),
+      log: deps.log,
+    });
+    this.runs = new AnswerRuns({
+      driver: () => this.driver,
+      current: () => this.roomPlan,
+      measured: () => this.measurements.settled(),
+      loadChanged: () => this.load.observe(),
+      setBalancing: (on) => {
+        const was = this.balancer.enabled;
+        this.balancer.enabled = on;
+        return was;
+      },
+      learn: (r, warmUp) => this.learn(r, warmUp),
       log: deps.log,
     });
     this.recovery = new RoomRecovery({
@@ -235,7 +239,7 @@ export class RoomPlans {
     }
     await this.switchTo(await this.plan(phones), 'load');
     // Outside the plan change: a phone that leaves during the warm-up re-plans like in any answer.
-    const warmUpFailure = await this.warmUp();
+    const warmUpFailure = await this.runs.warmUp();
     if (warmUpFailure !== null)
       throw new Error(`the pipeline did not answer its warm-up request: ${warmUpFailure}`);
     await this.moveIfBetter('measured');
@@ -250,7 +254,7 @@ export class RoomPlans {
     this.measurements.measureLater(
       () => activePhones(this.deps.phones()).map((p) => p.id),
       shape,
-      () => this.answersIdle(),
+      () => this.runs.idle(),
       () => {
         if (this.model !== model || !this.roomPlan) return;
         this.roomPlan = { ...this.roomPlan, ...this.priced(this.roomPlan.plan) };
@@ -269,22 +273,6 @@ export class RoomPlans {
   /** Whether every phone of the room is measured (tests and the simulator wait for it). */
   get measured(): boolean {
     return this.surveyed !== null;
-  }
-
-  /**
-   * Whether the pipeline runs its warm-up now. Every session's first run happens then (on a software
-   * GPU adapter, shader compiles of seconds), so the phones' pages are at their most starved; and no
-   * user waits on it, so silence is judged as between answers (the leader's heartbeat).
-   */
-  warmingUp = false;
-
-  /** Answers asked for but waiting for a phone to finish measuring itself. */
-  private waitingAnswers = 0;
-
-  /** Resolves once no answer runs or waits to (polled: a measurement can wait a moment). */
-  private async answersIdle(): Promise<void> {
-    while (this.waitingAnswers > 0 || (this.driver?.inFlight ?? 0) > 0)
-      await new Promise((r) => setTimeout(r, 200));
   }
 
   private plan(phones: readonly PhoneInfo[], planner: Planner = this.planner): Promise<RoomPlan> {
@@ -360,38 +348,8 @@ export class RoomPlans {
     );
   }
 
-  /**
-   * One throwaway request through the whole pipeline: the runtime's first run of a session costs
-   * 100–300 ms and a fresh data channel stalls on its first transfer; neither should land on the
-   * user's first token. Its later steps are the first measurement of the plan as it runs. Resolves
-   * with why it failed, or null.
-   */
-  private async warmUp(): Promise<string | null> {
-    this.warmingUp = true;
-    const params = { temperature: 0, topK: 0, topP: 1, repetitionPenalty: 1, seed: 0, maxNewTokens: 24 };
-    // Warm-ups learn by their own rule (later steps only, replaced by the first answer): no balancing.
-    const balance = this.balancer.enabled;
-    this.balancer.enabled = false;
-    try {
-      const r = await this.driver!.generate({ ids: [0, 0, 0, 0, 0, 0, 0, 0] }, params, newId(), () => {});
-      this.learn(r, true);
-      this.lastRunPlan = null;
-      return null;
-    } catch (e) {
-      const why = e instanceof Error ? e.message : String(e);
-      this.deps.log(`warm-up failed: ${why}`);
-      return why;
-    } finally {
-      this.balancer.enabled = balance;
-      this.warmingUp = false;
-    }
-  }
-
   /** Folds a finished answer's timings into what the room knows, and restates the plan's predictions. */
-  private learn(
-    r: Pick<GenerationOutput, 'stepMs' | 'stageTimesMs' | 'residentMs'>,
-    warmUp = false,
-  ): boolean {
+  private learn(r: RunTimings, warmUp = false): boolean {
     const rp = this.roomPlan;
     if (!rp || !this.model) return false;
     try {
@@ -405,55 +363,6 @@ export class RoomPlans {
       this.deps.log(`could not learn from this answer: ${e instanceof Error ? e.message : String(e)}`);
       return false;
     }
-  }
-
-  generate(
-    input: AskInput,
-    params: SamplingParams,
-    onToken: OnToken,
-    requestId: string = newId(),
-  ): Promise<GenerationOutput> {
-    const driver = this.driver;
-    if (!driver) return Promise.reject(new Error('load a model first'));
-    // A phone timing itself would slow this answer down: the one measuring now finishes first.
-    this.waitingAnswers++;
-    return this.measurements.settled().then(() => {
-      this.waitingAnswers--;
-      return this.run(driver, input, params, onToken, requestId);
-    });
-  }
-
-  /** Answers started while another ran: their steps timed each other's, so neither is learnt from. */
-  private overlaps = 0;
-
-  private run(
-    driver: PipelineDriver,
-    input: AskInput,
-    params: SamplingParams,
-    onToken: OnToken,
-    requestId: string,
-  ): Promise<GenerationOutput> {
-    const before = this.roomPlan;
-    if (driver.inFlight > 0) this.overlaps++;
-    const overlapsAtStart = this.overlaps;
-    const alone = driver.inFlight === 0;
-    this.learntMidAnswer = false;
-    const answer = driver.generate(input, params, requestId, onToken);
-    this.load.observe();
-    answer.then(
-      () => this.load.observe(),
-      () => this.load.observe(),
-    );
-    return answer.then((r) => {
-      // The plan's predictions as they stood before this run: what the run is judged against.
-      this.lastRunPlan = before;
-      // An answer that spanned a plan change measured two plans, and one the balancer learnt from
-      // while it ran was learnt already: nothing more to learn.
-      const samePlan = this.roomPlan?.plan.id === before?.plan.id;
-      const solo = alone && this.overlaps === overlapsAtStart;
-      if (this.driver === driver && samePlan && solo && !this.learntMidAnswer) this.learn(r);
-      return r;
-    });
   }
 
   /**
