@@ -41,7 +41,7 @@ WASM). Each phone then times both runtimes and runs prefill and decode each on t
 Several prompts (--prompt repeated, or --prompts-file: a JSON array of strings or of {prompt, phone?,
 maxNewTokens?, temperature?, seed?}) are asked at the same moment, prompt i from phone i mod N; --json
 then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSecond, timeToFirstTokenMs}],
-aggregateTokensPerSecond and batching [{phone, batchedSteps, largestBatch}]. --max-in-flight K lets at most K answers run at once (the rest queue).
+aggregateTokensPerSecond and batching [{phone, batchedSteps, largestBatch, meanBatch}]. --max-in-flight K lets at most K answers run at once (the rest queue).
 --batching on lets the one-token steps of several answers that meet at a phone while it is busy run
 together in one onnxruntime call; off (default) runs each answer's step alone.
 `;
@@ -158,7 +158,9 @@ async function main(): Promise<number> {
       const batching = await Promise.all(
         room.pages.map(async (p, phone) => {
           const s = await p.evaluate(() => window.__chorus!.stage());
-          return { phone, batchedSteps: s?.batchedSteps ?? 0, largestBatch: s?.largestBatch ?? 0 };
+          const [steps, runs] = [s?.stepsRun ?? 0, s?.stepRuns ?? 0];
+          const meanBatch = runs > 0 ? steps / runs : 0;
+          return { phone, batchedSteps: s?.batchedSteps ?? 0, largestBatch: s?.largestBatch ?? 0, meanBatch };
         }),
       );
       if (values.json)

@@ -115,9 +115,19 @@ describe.each(Object.entries(MODELS))('continuous batching (%s, 3 stages, 5 answ
         );
         expect(ids).toEqual(prompts().map((p) => p.generated_ids));
         const stats = await Promise.all(backends.map((b) => b.stats()));
+        // Each answer is `tokens` steps (its prefill, then one per token but the last) at every stage.
+        const steps = prompts().length * tokens;
         if (maxBatch === 1)
-          for (const s of stats) expect(s).toMatchObject({ batchedSteps: 0, largestBatch: 1 });
-        else for (const s of stats) expect(s.largestBatch).toBeGreaterThan(1);
+          for (const s of stats)
+            expect(s).toMatchObject({ batchedSteps: 0, largestBatch: 1, stepRuns: steps });
+        else
+          for (const s of stats) {
+            expect(s.largestBatch).toBeGreaterThan(1);
+            // The steps run alone, one run each, and the batched ones, 2 to maxBatch a run.
+            const alone = steps - s.batchedSteps;
+            expect(s.stepRuns).toBeLessThanOrEqual(alone + s.batchedSteps / 2);
+            expect(s.stepRuns).toBeGreaterThanOrEqual(alone + Math.ceil(s.batchedSteps / maxBatch));
+          }
         // Each cache holds its own prompt and every fed token, the padding taken off: the bytes it holds alone.
         const positions = prompts().reduce((sum, p) => sum + p.prompt_ids.length + tokens - 1, 0);
         for (const [i, s] of stats.entries())

@@ -97,6 +97,7 @@ export class LocalStageBackend implements StageBackend {
   /** Steps that ran batched with others, and the largest batch, for stats. */
   private batchedSteps = 0;
   private largestBatch = 1;
+  /** Session runs that served steps (a batch is one): steps ÷ runs is the mean batch. */
   private stepRuns = 0;
   /** Ms the runtime spent on steps (emulated slowness included): how busy this phone's stage is. */
   private busyMs = 0;
@@ -299,7 +300,7 @@ export class LocalStageBackend implements StageBackend {
         if (first || (batch.length < this.maxBatch && isOneToken(s) && !blocked.has(s.requestId)))
           batch.push(s);
         blocked.add(s.requestId); // a request's later steps wait for this one
-        if (first && !isOneToken(s)) break; // a prefill runs alone
+        if (first && !isOneToken(s)) break; // a prefill, or a chunk of one, runs alone
       }
       left = left.filter((s) => !batch.includes(s));
       await this.runBatch(batch);
@@ -348,7 +349,7 @@ export class LocalStageBackend implements StageBackend {
     // CPU throttling cannot reach a worker, so a slow phone is emulated by waiting after each run.
     if (this.slowdown > 1) await this.sleep((this.slowdown - 1) * (performance.now() - t0));
     this.lastRunEnd = performance.now();
-    this.stepRuns++;
+    if (typeof value !== 'string') this.stepRuns++; // a string: the batch was refused, nothing ran
     this.busyMs += this.lastRunEnd - t0;
     return { value, ms: this.lastRunEnd - t0 };
   }
