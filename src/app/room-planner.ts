@@ -19,7 +19,7 @@ import type {
   PlacementResult,
 } from '../core/placement/types';
 import type { DeviceProfile, PhoneInfo } from '../core/protocol/messages';
-import { type LearnedCosts, NOTHING_LEARNT } from '../core/room/learned-costs';
+import { computeFactorOf, type LearnedCosts, NOTHING_LEARNT } from '../core/room/learned-costs';
 import { evenSplitByBlocks, type Plan } from '../core/room/plan';
 import type { SurveyResult } from './room-survey';
 
@@ -92,7 +92,7 @@ export function placementProblem(
   const crossing = crossingBytesPerToken(manifest, { contextLength: 1 });
   const devices = phones.map((p) => {
     const profile = survey.profiles.get(p.id)!;
-    const factor = learned.computeFactor.get(p.id) ?? 1;
+    const factor = computeFactorOf(learned, p.id);
     return {
       id: p.id,
       name: p.name,
@@ -186,7 +186,7 @@ export function pricePlan(
       const kernel = times.slice(s.firstBlock, s.lastBlock + 1).reduce((a, b) => a + b, 0);
       return {
         ...s,
-        predictedMs: kernel * (learned.computeFactor.get(s.phoneId) ?? 1),
+        predictedMs: kernel * computeFactorOf(learned, s.phoneId),
         kernelPredictedMs: kernel,
         handlingMs: learned.handlingMs.get(s.phoneId) ?? DEFAULT_HANDLING_MS,
       };

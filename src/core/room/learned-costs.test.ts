@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { learnFrom, NOTHING_LEARNT, type RunObservation, stepBreakdown } from './learned-costs';
+import {
+  computeFactorOf,
+  learnFrom,
+  NOTHING_LEARNT,
+  type RunObservation,
+  stepBreakdown,
+} from './learned-costs';
 
 const run = (over: Partial<RunObservation> = {}): RunObservation => ({
   stages: [
@@ -79,5 +85,18 @@ describe('learnFrom', () => {
     );
     expect(l.computeFactor.get('a')).toBe(10);
     expect(l.computeFactor.has('b')).toBe(false);
+  });
+});
+
+describe('computeFactorOf', () => {
+  it("is a phone's own factor once it ran, and before that the median of the others'", () => {
+    const l = learnFrom(NOTHING_LEARNT, run()); // a: 1.2, b: 2
+    expect(computeFactorOf(l, 'a')).toBeCloseTo(1.2);
+    expect(computeFactorOf(l, 'b')).toBeCloseTo(2);
+    expect(computeFactorOf(l, 'c')).toBeCloseTo(1.6);
+  });
+
+  it('is 1 while no phone has run', () => {
+    expect(computeFactorOf(NOTHING_LEARNT, 'c')).toBe(1);
   });
 });

@@ -23,6 +23,19 @@ export interface LearnedCosts {
   readonly hopExtraMs: number | null;
 }
 
+/**
+ * The factor to price a phone's stage with: its own once it has run one; before that, the median of
+ * the factors the phones that have run learnt. Most of a factor is the kernel's error, not the phone's
+ * (the calibration kernel is not the stage: its ops, shapes and memory traffic differ, and the survey
+ * already measured how the phones differ in speed), so a phone that has not run yet most likely errs
+ * as the others did. With nothing learnt, 1: the kernel's prediction as it is.
+ */
+export function computeFactorOf(learned: LearnedCosts, phoneId: string): number {
+  const own = learned.computeFactor.get(phoneId);
+  if (own !== undefined) return own;
+  return learned.computeFactor.size > 0 ? median([...learned.computeFactor.values()]) : 1;
+}
+
 export const NOTHING_LEARNT: LearnedCosts = {
   computeFactor: new Map(),
   handlingMs: new Map(),
