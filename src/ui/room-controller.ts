@@ -70,13 +70,14 @@ function deviceCaps(): DeviceCaps {
  * Per-phone settings from the page URL (before the #): `?memory=<MB>` caps what this phone offers;
  * `?maxInFlight=<k>` (the leader) runs at most k answers at once; `?balance=off` keeps its plan;
  * `?slowdown=<k>` emulates a phone k times slower (the room simulator's --slowdown uses it);
- * `?batching=on` batches the one-token steps of several answers that meet at this phone (default off);
+ * `?batching=off` runs each answer's one-token step alone instead of batching the steps of several
+ * answers that meet at this phone (on by default: docs/decisions/011);
  * `?decode=` and `?prefill=` (wasm | webgpu | auto) pick the runtime of each phase instead of the
  * faster measured one.
  */
 function deviceSettings(): {
   balance: boolean;
-  maxBatch: number | undefined;
+  maxBatch: number;
   maxInFlight: number | undefined;
   slowdown: number;
   memoryCapMB: number | null;
@@ -91,7 +92,7 @@ function deviceSettings(): {
   };
   return {
     balance: q.get('balance') !== 'off',
-    maxBatch: q.get('batching') === 'on' ? 8 : undefined,
+    maxBatch: q.get('batching') === 'off' ? 1 : 8,
     maxInFlight: Number(q.get('maxInFlight')) >= 1 ? Math.floor(Number(q.get('maxInFlight'))) : undefined,
     slowdown: Number.isFinite(slowdown) && slowdown >= 1 ? slowdown : 1,
     memoryCapMB: memory > 0 ? memory : null,

@@ -42,8 +42,8 @@ Several prompts (--prompt repeated, or --prompts-file: a JSON array of strings o
 maxNewTokens?, temperature?, seed?}) are asked at the same moment, prompt i from phone i mod N; --json
 then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSecond, timeToFirstTokenMs}],
 aggregateTokensPerSecond and batching [{phone, batchedSteps, largestBatch, meanBatch}]. --max-in-flight K lets at most K answers run at once (the rest queue).
---batching on lets the one-token steps of several answers that meet at a phone while it is busy run
-together in one onnxruntime call; off (default) runs each answer's step alone.
+--batching on (default) lets the one-token steps of several answers that meet at a phone while it is
+busy run together in one onnxruntime call; off runs each answer's step alone.
 `;
 
 async function main(): Promise<number> {
@@ -72,7 +72,7 @@ async function main(): Promise<number> {
       slow: { type: 'string', multiple: true },
       rejoin: { type: 'string', multiple: true },
       balance: { type: 'string', default: 'on' },
-      batching: { type: 'string', default: 'off' },
+      batching: { type: 'string', default: 'on' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -112,7 +112,7 @@ async function main(): Promise<number> {
     ...(prefill ? { prefill: prefill[i]! } : {}),
     // The leader's page balances (or not) the room it leads.
     ...(i === 0 && values.balance === 'off' ? { balance: 'off' } : {}),
-    ...(values.batching === 'on' ? { batching: 'on' } : {}),
+    ...(values.batching === 'off' ? { batching: 'off' } : {}),
   }));
   const maxInFlight = num(values['max-in-flight']);
   if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1))

@@ -39,8 +39,8 @@ export interface LocalStageOptions {
   readonly describeRuntime?: (ep: ComputeBackend, req: StageLoadRequest) => string;
   /**
    * Most sequences run together in one session run (continuous batching): the one-token steps that
-   * wait while the runtime is busy go in as one batch. 1 (the default, until batching shows a gain in a
-   * real room: see docs/decisions/011) runs every step alone.
+   * wait while the runtime is busy go in as one batch. 1 (the default here) runs every step alone;
+   * the app's phones ask for 8 unless `?batching=off` (docs/decisions/011).
    */
   readonly maxBatch?: number;
   /**
