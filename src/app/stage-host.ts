@@ -3,8 +3,7 @@
  * StageBackend (a Web Worker in the browser) — or, when it already holds exactly those blocks, keeps the
  * session and every KV cache and only takes the new plan's wiring. On `activations` of its current plan
  * it runs one step and sends the outputs on: to the next stage, or (last stage) only the logits row to
- * the leader. It keeps what it sent per request, so after a plan change it can `replay` it to a new next
- * stage. A step of another plan is dropped and logged, never run on the wrong layers. A failed step is
+ * the leader. A step of another plan is dropped and logged, never run on the wrong layers. A failed step is
  * reported to the leader; it never takes the device down.
  */
 
@@ -83,8 +82,6 @@ export class StageHost {
   private work: Promise<void> = Promise.resolve();
   /** Requests with a live KV cache here: the phone shows busy while there is one. */
   private readonly active = new Set<string>();
-  /** Per request, every step this stage sent on, for a replay after a plan change. */
-  private readonly sent = new Map<string, Activations[]>();
   /** Steps this stage ran, and steps it dropped for being of another plan (tests count them). */
   stepsRun = 0;
   stepsDropped = 0;
@@ -140,7 +137,6 @@ export class StageHost {
     assign: (m) => this.serially(() => this.assign(m.assignment)),
     unload: (m) => this.serially(() => this.unload(m.planId)),
     activations: (m) => void this.step(m),
-    replay: (m) => this.replay(m),
     release: (m) => this.forget(m.requestId),
     // After any assignment before it: a phone with no stage lends its own warm worker to the timings.
     measure: (m) => {
@@ -191,7 +187,6 @@ export class StageHost {
   }
 
   private forget(requestId: string): void {
-    this.sent.delete(requestId);
     void this.deps.backend.release(requestId).catch(() => {});
     if (this.active.delete(requestId) && this.active.size === 0 && this.state === 'busy') {
       this.report('ready', { detail: this.readyDetail, ...(this.planId ? { planId: this.planId } : {}) });
@@ -224,7 +219,6 @@ export class StageHost {
     this.assignment = null; // until loaded, no step runs here
     this.next = null;
     this.active.clear();
-    this.sent.clear();
     // Said first, even when every block is cached: the leader waits for loading → ready per plan.
     this.report('loading', { detail: `blocks ${a.firstBlock}–${a.lastBlock}: starting`, planId: a.planId });
     const t0 = performance.now();
@@ -288,7 +282,6 @@ export class StageHost {
     this.assignment = null;
     this.next = null;
     this.active.clear();
-    this.sent.clear();
     await this.deps.backend.unload().catch((e: unknown) => this.deps.log(`unload: ${String(e)}`));
     this.report('idle', { detail: 'left out of this plan: its blocks were freed', planId });
   }
@@ -320,7 +313,6 @@ export class StageHost {
       }
       const stageTimesMs = [...m.stageTimesMs, result.ms];
       const residentMs = [...m.residentMs, performance.now() - arrived];
-      const replay = m.replayThrough === undefined ? {} : { replayThrough: m.replayThrough };
       if (this.next) {
         const available: NamedTensors = { ...m.tensors, ...result.outputs };
         const tensors: NamedTensors = {};
@@ -329,10 +321,8 @@ export class StageHost {
           if (!t) throw new Error(`stage ${a.stageIndex} has no tensor ${name} to send on`);
           tensors[name] = t;
         }
-        const out: Activations = { ...m, ...replay, tensors, stageTimesMs, residentMs };
-        this.remember(out);
-        this.next.send(out);
-      } else if (m.replayThrough === undefined || m.step === m.replayThrough) {
+        this.next.send({ ...m, tensors, stageTimesMs, residentMs });
+      } else {
         const logits = result.outputs.logits;
         if (!logits) throw new Error('the last stage produced no logits');
         const { requestId, step, planId } = m;
@@ -346,33 +336,6 @@ export class StageHost {
         kind: 'error',
         requestId: m.requestId,
         message: `stage ${a.stageIndex}: ${message}`,
-      });
-    }
-  }
-
-  private remember(out: Activations): void {
-    const log = out.step === 0 ? [] : (this.sent.get(out.requestId) ?? []);
-    log[out.step] = out;
-    this.sent.set(out.requestId, log);
-  }
-
-  /** Sends the new next stage every step of a request again, so it rebuilds its KV cache. */
-  private replay(m: MessageOf<'replay'>): void {
-    const a = this.assignment;
-    const log = this.sent.get(m.requestId) ?? [];
-    const missing = !a || a.planId !== m.planId || !this.next || log.length <= m.throughStep;
-    if (missing || log.slice(0, m.throughStep + 1).some((s) => !s)) {
-      const why = !a || a.planId !== m.planId ? `plan ${m.planId} is not this stage's` : 'steps are missing';
-      this.deps.leader.send({ kind: 'error', requestId: m.requestId, message: `cannot replay: ${why}` });
-      return;
-    }
-    for (const s of log.slice(0, m.throughStep + 1)) {
-      this.next!.send({
-        ...s!,
-        planId: m.planId,
-        replayThrough: m.throughStep,
-        stageTimesMs: [],
-        residentMs: [],
       });
     }
   }

@@ -64,8 +64,6 @@ export class Router {
         return call(this.handler('assign'), m, from);
       case 'unload':
         return call(this.handler('unload'), m, from);
-      case 'replay':
-        return call(this.handler('replay'), m, from);
       case 'activations':
         return call(this.handler('activations'), m, from);
       case 'logits':

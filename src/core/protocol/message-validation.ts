@@ -83,17 +83,10 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
       );
     case 'unload':
       return { kind, planId: readString(h, 'planId', p) };
-    case 'replay':
-      return {
-        kind,
-        requestId: readString(h, 'requestId', p),
-        planId: readString(h, 'planId', p),
-        throughStep: readNonNegativeInteger(h, 'throughStep', p),
-      };
     case 'assign':
       return { kind, assignment: readStageAssignment(own(h, 'assignment'), `${p}.assignment`) };
-    case 'activations': {
-      const m = {
+    case 'activations':
+      return {
         kind,
         planId: readString(h, 'planId', p),
         requestId: readString(h, 'requestId', p),
@@ -102,12 +95,6 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
         ...readStageTimes(h, p),
         ...(own(h, 'tokens') === undefined ? {} : { tokens: readPositiveInteger(h, 'tokens', p) }),
       };
-      if (own(h, 'replayThrough') === undefined) return m;
-      const replayThrough = readNonNegativeInteger(h, 'replayThrough', p);
-      if (m.step > replayThrough)
-        throw new ProtocolError(`${p}.step ${m.step} is past its replayThrough ${replayThrough}`);
-      return { ...m, replayThrough };
-    }
     case 'logits':
       return {
         kind,

@@ -114,15 +114,9 @@ export type Message =
   /** leader → phone left out of plan `planId`: free its stage. */
   | { kind: 'unload'; planId: string }
   /**
-   * leader → the stage just before the first stage a plan change moved (plan `planId`): send the new next
-   * stage every step of `requestId` it sent so far, 0 … `throughStep`, again, so the moved stages rebuild
-   * their KV caches from the very inputs they first had. Stages before it keep theirs untouched.
-   */
-  | { kind: 'replay'; requestId: string; planId: string; throughStep: number }
-  /**
    * stage → next stage, in plan `planId` (a stage drops steps of any other plan, never running them on
-   * the wrong layers). `replayThrough`: this step is a replay (see `replay`) of steps 0 … replayThrough;
-   * the last stage answers only the last of them. Step 0 is the prefill and resets that request's KV cache.
+   * the wrong layers). Step 0 is the prefill and resets that request's KV cache (a rebuild after a plan
+   * change is a prefill too: `PipelineDriver.rebuild`).
    * `tokens`: the positions this step adds to the cache (absent: 1). A long prompt is prefilled in
    * several steps of many tokens (step 0 and the next ones); only one-token steps can run batched. Each stage appends
    * its own run time to `stageTimesMs`, and to `residentMs` the time from the step's arrival at its
@@ -135,7 +129,6 @@ export type Message =
       planId: string;
       requestId: string;
       step: number;
-      replayThrough?: number;
       tokens?: number;
       tensors: NamedTensors;
       stageTimesMs: number[];
@@ -255,7 +248,7 @@ export const KIND_CODES = {
   ping: 11,
   pong: 12,
   unload: 13,
-  replay: 14,
+  // 14 was `replay` (a stage re-sending its steps), retired when rebuilds became one prefill.
   // Answers asked from any phone (src/app/room/answers.ts).
   ask: 15,
   cancel: 16,

@@ -28,9 +28,8 @@ export interface Transition {
   readonly steps: readonly PhoneStep[];
   /**
    * Index of the first target stage that does not carry on as it ran: another phone, other blocks, or a
-   * phone that does not hold them. Stages before it keep their KV caches for every answer in flight;
-   * from it on, caches are rebuilt by replaying what stage `firstMoved − 1` (or the leader, at 0) sent.
-   * Equals `target.stages.length` when every stage carries on.
+   * phone that does not hold them. Equals `target.stages.length` when every stage carries on, and the
+   * answers in flight keep their KV caches; otherwise they rebuild them (the leader's pipeline driver).
    */
   readonly firstMoved: number;
 }
