@@ -273,7 +273,8 @@ export class StageHost {
         : `${mb(files.bytesFromNetwork)} downloaded`;
     this.readyDetail = `${loaded.backend} · ${moved} · ready in ${(ms / 1000).toFixed(1)} s`;
     this.assignment = a;
-    this.source = files;
+    // Only where the blocks came from: the files themselves (the weights) must not outlive the load.
+    this.source = { manifest: files.manifest, source: files.source };
     this.report('ready', { detail: this.readyDetail, planId: a.planId });
     this.startBackups(a);
   }
