@@ -134,6 +134,7 @@ export class Leader {
           if (this.arriving.delete(from.remoteId)) this.plans.phoneJoined(from.remoteId);
         },
         profile: (m, from) => this.plans.onProfile(from.remoteId, m.profile),
+        prefetched: (m, from) => this.plans.onPrefetched(from.remoteId, m),
         ask: (m, from) => {
           this.refreshCap();
           this.answers.ask(from.remoteId, m.requestId, m.input, m.params, linkSink(from, m.requestId));

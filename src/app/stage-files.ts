@@ -56,3 +56,40 @@ export async function prepareStage(
     source: client,
   };
 }
+
+const blocksKey = (a: StageAssignment) => `${a.modelBase}|${a.firstBlock}|${a.lastBlock}`;
+
+/**
+ * Reads a stage's blocks, or hands over the ones a prefetch already read for the same blocks: a phone
+ * told of its next blocks before a plan change reads them while it still runs its stage, so the room's
+ * pause is left with building the session (reading and checking 87 MB from the cache took 4 s here).
+ */
+export class StageFileReader {
+  private ahead: { readonly key: string; readonly files: Promise<PreparedStage> } | null = null;
+
+  constructor(private readonly deps: StageFileDeps) {}
+
+  /** Starts reading `a`'s blocks now, in place of any earlier prefetch; resolves once they are read. */
+  prefetch(a: StageAssignment): Promise<PreparedStage> {
+    const files = prepareStage(a, this.deps, () => {});
+    this.ahead = { key: blocksKey(a), files };
+    return files;
+  }
+
+  /** `a`'s blocks: the prefetched ones when they are these and were read, else read now. */
+  async read(
+    a: StageAssignment,
+    onProgress: (p: FetchProgress) => void,
+  ): Promise<PreparedStage & { readonly readAhead: boolean }> {
+    const ahead = this.ahead;
+    this.ahead = null;
+    const files = ahead?.key === blocksKey(a) ? await ahead.files.catch(() => null) : null;
+    if (files) return { ...files, readAhead: true };
+    return { ...(await prepareStage(a, this.deps, onProgress)), readAhead: false };
+  }
+
+  /** Forgets a prefetch that no assignment took (its bytes are freed with it). */
+  drop(): void {
+    this.ahead = null;
+  }
+}

@@ -22,7 +22,7 @@ import { type BackupStatus, Backups } from './backups';
 import { PeerBlockClient } from './delivery/peer-blocks';
 import { formatProgress } from './delivery/progress';
 import type { Handlers } from './room/router';
-import { type PreparedStage, prepareStage } from './stage-files';
+import { type PreparedStage, StageFileReader } from './stage-files';
 
 /** What the last load moved, for the UI, tests and benchmarks. */
 export interface LoadStats {
@@ -74,6 +74,7 @@ export class StageHost {
   private readyDetail = '';
   private client: PeerBlockClient | null = null;
   private readonly backups: Backups | null;
+  private readonly files: StageFileReader;
   /** Where the loaded stage's blocks came from: its backups come from there too. */
   private source: Pick<PreparedStage, 'manifest' | 'source'> | null = null;
   lastLoad: LoadStats | null = null;
@@ -88,6 +89,18 @@ export class StageHost {
   state: PhoneState = 'joining';
 
   constructor(private readonly deps: StageHostDeps) {
+    this.files = new StageFileReader({
+      leader: deps.leader,
+      store: deps.store,
+      peerClient: () => {
+        this.client ??= new PeerBlockClient(deps.leader, { listen: false });
+        return this.client;
+      },
+      onCorrupt: (file, reason) => {
+        deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
+        deps.onCorrupt?.(file, reason);
+      },
+    });
     this.backups = deps.store
       ? new Backups({ store: deps.store, idle: () => this.idle(), log: deps.log })
       : null;
@@ -136,6 +149,7 @@ export class StageHost {
   readonly handlers: Handlers = {
     assign: (m) => this.serially(() => this.assign(m.assignment)),
     unload: (m) => this.serially(() => this.unload(m.planId)),
+    prefetch: (m) => this.prefetch(m.assignment),
     activations: (m) => void this.step(m),
     release: (m) => this.forget(m.requestId),
     // After any assignment before it: a phone with no stage lends its own warm worker to the timings.
@@ -222,28 +236,14 @@ export class StageHost {
     // Said first, even when every block is cached: the leader waits for loading → ready per plan.
     this.report('loading', { detail: `blocks ${a.firstBlock}–${a.lastBlock}: starting`, planId: a.planId });
     const t0 = performance.now();
-    const files = await prepareStage(
-      a,
-      {
-        leader: this.deps.leader,
-        store: this.deps.store,
-        peerClient: () => {
-          this.client ??= new PeerBlockClient(this.deps.leader, { listen: false });
-          return this.client;
-        },
-        onCorrupt: (file, reason) => {
-          this.deps.log(`cached ${file} was corrupt (${reason}): discarded and downloaded again`);
-          this.deps.onCorrupt?.(file, reason);
-        },
-      },
-      (p) =>
-        this.report('loading', {
-          // Bytes, so the leader can add the phones up into the room's bar.
-          loaded: p.loadedBytes,
-          total: p.totalBytes,
-          detail: `file ${Math.min(p.filesDone + 1, p.filesTotal)} of ${p.filesTotal} · ${formatProgress(p)}`,
-          planId: a.planId,
-        }),
+    const files = await this.files.read(a, (p) =>
+      this.report('loading', {
+        // Bytes, so the leader can add the phones up into the room's bar.
+        loaded: p.loadedBytes,
+        total: p.totalBytes,
+        detail: `file ${Math.min(p.filesDone + 1, p.filesTotal)} of ${p.filesTotal} · ${formatProgress(p)}`,
+        planId: a.planId,
+      }),
     );
     const { stage } = files;
     const t1 = performance.now();
@@ -264,7 +264,7 @@ export class StageHost {
     const { bytesFromNetwork, bytesFromCache, corrupt } = files;
     this.lastLoad = { bytesFromNetwork, bytesFromCache, corrupt, ms, filesMs, sessionMs: ms - filesMs };
     this.deps.log(
-      `blocks ${a.firstBlock}–${a.lastBlock}: files in ${filesMs.toFixed(0)} ms, session in ${(ms - filesMs).toFixed(0)} ms`,
+      `blocks ${a.firstBlock}–${a.lastBlock}: files in ${filesMs.toFixed(0)} ms${files.readAhead ? ' (read ahead)' : ''}, session in ${(ms - filesMs).toFixed(0)} ms`,
     );
     const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
     const moved =
@@ -279,7 +279,23 @@ export class StageHost {
     this.startBackups(a);
   }
 
+  /** Reads the blocks of the assignment that comes next, beside the stage this phone still runs. */
+  private prefetch(a: StageAssignment): void {
+    this.backups?.stop(); // they read the same cache and share the link
+    const t0 = performance.now();
+    const planId = a.planId;
+    this.files.prefetch(a).then(
+      () => {
+        const ms = (performance.now() - t0).toFixed(0);
+        this.deps.log(`blocks ${a.firstBlock}–${a.lastBlock}: read ahead in ${ms} ms`);
+        this.deps.leader.send({ kind: 'prefetched', planId });
+      },
+      (e: unknown) => this.deps.leader.send({ kind: 'prefetched', planId, error: String(e) }),
+    );
+  }
+
   private async unload(planId: string): Promise<void> {
+    this.files.drop();
     this.assignment = null;
     this.next = null;
     this.active.clear();

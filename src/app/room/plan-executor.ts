@@ -5,13 +5,18 @@
  * A phone that reports an error, leaves, or goes quiet for `idleTimeoutMs` fails the change; the caller
  * then goes back to the plan before. Holdings are learnt from the phones' own reports, never assumed.
  */
+
+import { PendingRequests } from '../../core/pending';
 import type { MessageOf, PhoneState, StageAssignment } from '../../core/protocol/messages';
 import type { Plan } from '../../core/room/plan';
 import { type BlockRange, type Transition, transition } from '../../core/room/transition';
 
 export interface ExecutorDeps {
   /** Sends to a phone; false when it is gone. */
-  readonly send: (phoneId: string, m: MessageOf<'assign'> | MessageOf<'unload'>) => boolean;
+  readonly send: (
+    phoneId: string,
+    m: MessageOf<'assign'> | MessageOf<'unload'> | MessageOf<'prefetch'>,
+  ) => boolean;
   readonly nameOf: (phoneId: string) => string;
   readonly log: (line: string) => void;
   /** How long a phone may stay silent (no progress report) while loading. */
@@ -31,6 +36,8 @@ export class PlanExecutor {
   /** The block range each plan gave each phone, to read holdings from `ready` reports. */
   private readonly ranges = new Map<string, Map<string, BlockRange>>();
   private readonly watches = new Map<string, Watch>(); // by `${phoneId}:${planId}`
+  /** Prefetches the phones have not yet answered, by `${phoneId}:${planId}`. */
+  private readonly prefetches = new PendingRequests<string, MessageOf<'prefetched'>>();
   /** The plan every phone of it has confirmed. */
   current: Plan | null = null;
 
@@ -62,9 +69,17 @@ export class PlanExecutor {
     else this.arm(key, w); // progress: the phone is alive, give it another idle period
   }
 
+  /** A phone's answer to a `prefetch`. */
+  onPrefetched(phoneId: string, m: MessageOf<'prefetched'>): void {
+    this.prefetches.resolve(`${phoneId}:${m.planId}`, m);
+  }
+
   /** A phone left the room. */
   forget(phoneId: string): void {
     this.holdings.delete(phoneId);
+    this.prefetches.rejectWhere(new Error(`${this.deps.nameOf(phoneId)} left the room`), (key) =>
+      key.startsWith(`${phoneId}:`),
+    );
     for (const key of [...this.watches.keys()]) {
       if (key.startsWith(`${phoneId}:`))
         this.settle(key, new Error(`${this.deps.nameOf(phoneId)} left the room`));
@@ -72,25 +87,41 @@ export class PlanExecutor {
   }
 
   /**
-   * Loads `target`'s stages on the phones that hold nothing yet (a phone that joined), while the room
-   * still runs the plan it has: `apply` then finds them holding their blocks and only re-wires them.
+   * Gets `target` ready while the room still runs the plan it has: phones that hold nothing yet (one
+   * that joined) load their stages, and `apply` then finds them holding their blocks and only re-wires
+   * them; phones that will hold other blocks read them ahead (`prefetch`), so in the pause they only
+   * build their sessions. A prefetch that fails costs nothing but its time: the assign reads again.
    */
   async prepare(target: Plan, assignments: readonly StageAssignment[]): Promise<void> {
-    const fresh = transition(this.current, target, this.holdings).steps.filter((s) => s.kind === 'load');
-    if (!fresh.length) return;
+    const steps = transition(this.current, target, this.holdings).steps;
+    const fresh = steps.filter((s) => s.kind === 'load');
+    const moving = steps.filter((s) => s.kind === 'migrate');
+    if (!fresh.length && !moving.length) return;
     this.ranges.set(target.id, rangesOf(target));
-    this.deps.log(
-      `plan ${target.id}: ${fresh.map((s) => this.deps.nameOf(s.phoneId)).join(', ')} load first`,
-    );
-    await Promise.all(
-      fresh.map((s) => {
-        const k = target.stages.findIndex((st) => st.phoneId === s.phoneId);
-        const ready = this.watch(s.phoneId, target.id, 'ready');
-        if (!this.deps.send(s.phoneId, { kind: 'assign', assignment: assignments[k]! }))
-          this.settle(`${s.phoneId}:${target.id}`, new Error(`${this.deps.nameOf(s.phoneId)} has left`));
-        return ready;
-      }),
-    );
+    const names = (ss: typeof steps) => ss.map((s) => this.deps.nameOf(s.phoneId)).join(', ');
+    if (fresh.length) this.deps.log(`plan ${target.id}: ${names(fresh)} load first`);
+    if (moving.length) this.deps.log(`plan ${target.id}: ${names(moving)} read their blocks ahead`);
+    const assignmentOf = (phoneId: string) =>
+      assignments[target.stages.findIndex((st) => st.phoneId === phoneId)]!;
+    const loads = fresh.map((s) => {
+      const ready = this.watch(s.phoneId, target.id, 'ready');
+      if (!this.deps.send(s.phoneId, { kind: 'assign', assignment: assignmentOf(s.phoneId) }))
+        this.settle(`${s.phoneId}:${target.id}`, new Error(`${this.deps.nameOf(s.phoneId)} has left`));
+      return ready;
+    });
+    const reads = moving.map(async (s) => {
+      const key = `${s.phoneId}:${target.id}`;
+      const read = this.prefetches.wait(
+        key,
+        this.deps.idleTimeoutMs ?? 60_000,
+        `${this.deps.nameOf(s.phoneId)}'s prefetch`,
+      );
+      if (!this.deps.send(s.phoneId, { kind: 'prefetch', assignment: assignmentOf(s.phoneId) }))
+        this.prefetches.reject(key, new Error(`${this.deps.nameOf(s.phoneId)} has left`));
+      const m = await read.catch((e: unknown) => ({ error: String(e) }));
+      if (m.error) this.deps.log(`${this.deps.nameOf(s.phoneId)} could not read ahead: ${m.error}`);
+    });
+    await Promise.all([...loads, ...reads]);
   }
 
   /** Moves the room to `target` (assignments in stage order); resolves once every phone confirmed it. */

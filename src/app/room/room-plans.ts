@@ -192,6 +192,10 @@ export class RoomPlans {
     this.deps.update({ kind: 'state', id, state, loaded, total, detail });
   }
 
+  onPrefetched(id: string, m: MessageOf<'prefetched'>): void {
+    this.executor.onPrefetched(id, m);
+  }
+
   onProfile(id: string, profile: DeviceProfile): void {
     this.measurements.received(id, profile);
     this.deps.update({ kind: 'measured', id, summary: describeProfile(profile) });

@@ -68,8 +68,19 @@ describe('a room of three stages on the in-memory network', () => {
       { ...b!, lastBlock: b!.lastBlock + 1 },
       { ...c!, firstBlock: c!.firstBlock + 1 },
     ];
+    const logsBefore = room.logs.length;
     const r = await answerWithMove(p, 8, target);
     expect(r.generatedIds).toEqual(p.generated_ids);
+    // The two phones that changed blocks read them ahead, while the answer still ran on the old plan,
+    // and their loads in the pause took those files.
+    const phonesLogging = (re: RegExp) =>
+      room.logs
+        .slice(logsBefore)
+        .filter((l) => re.test(l))
+        .map((l) => l.slice(0, l.indexOf(']') + 1))
+        .sort();
+    expect(phonesLogging(/: read ahead in/)).toEqual(['[Phone 1]', '[Phone 2]']);
+    expect(phonesLogging(/files in \d+ ms \(read ahead\)/)).toEqual(['[Phone 1]', '[Phone 2]']);
     const after = await loads();
     expect(after[SELF]).toBe(before[SELF]); // kept its session
     expect(after[members[0]!.id]).toBe(before[members[0]!.id]! + 1);

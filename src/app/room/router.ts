@@ -64,6 +64,10 @@ export class Router {
         return call(this.handler('assign'), m, from);
       case 'unload':
         return call(this.handler('unload'), m, from);
+      case 'prefetch':
+        return call(this.handler('prefetch'), m, from);
+      case 'prefetched':
+        return call(this.handler('prefetched'), m, from);
       case 'activations':
         return call(this.handler('activations'), m, from);
       case 'logits':

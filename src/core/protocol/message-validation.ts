@@ -84,7 +84,13 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
     case 'unload':
       return { kind, planId: readString(h, 'planId', p) };
     case 'assign':
+    case 'prefetch':
       return { kind, assignment: readStageAssignment(own(h, 'assignment'), `${p}.assignment`) };
+    case 'prefetched':
+      return withOptional(
+        { kind, planId: readString(h, 'planId', p) },
+        { error: readOptionalString(h, 'error', p) },
+      );
     case 'activations':
       return {
         kind,

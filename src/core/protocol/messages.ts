@@ -114,6 +114,14 @@ export type Message =
   /** leader → phone left out of plan `planId`: free its stage. */
   | { kind: 'unload'; planId: string }
   /**
+   * leader → phone that will move to `assignment`'s blocks: read and check them now, while it still
+   * runs the stage it has, so the `assign` that follows (and the room's pause) only builds the session.
+   * Answered by `prefetched`.
+   */
+  | { kind: 'prefetch'; assignment: StageAssignment }
+  /** phone → leader: the blocks of plan `planId` are read, or `error` says why not (the assign reads them). */
+  | { kind: 'prefetched'; planId: string; error?: string }
+  /**
    * stage → next stage, in plan `planId` (a stage drops steps of any other plan, never running them on
    * the wrong layers). Step 0 is the prefill and resets that request's KV cache (a rebuild after a plan
    * change is a prefill too: `PipelineDriver.rebuild`).
@@ -260,6 +268,9 @@ export const KIND_CODES = {
   measure: 20,
   profile: 21,
   probe: 22,
+  // Moving blocks before a plan change pauses the answers (src/app/room/plan-executor.ts).
+  prefetch: 23,
+  prefetched: 24,
   'block-request': 30,
   'block-chunk': 31,
   'block-error': 32,

@@ -1,6 +1,6 @@
 /**
  * Who may send what to whom. Every message a greeted peer sends passes this table before anything runs
- * it: control (assign, measure, unload, release, roster, blocks) only from the leader; a step's
+ * it: control (assign, prefetch, measure, unload, release, roster, blocks) only from the leader; a step's
  * activations only from the leader or the stage just before this one in the current plan; logits only
  * from the plan's last stage, to the leader. Anything else is refused and logged, never executed — so a
  * phone cannot make another phone load, measure, or run a step out of turn.
@@ -39,6 +39,7 @@ export function route(kind: MessageKind, me: Role, from: Sender): Verdict {
     case 'roster':
       return me === 'member' && from.isLeader ? OK : refuse('only the leader sends the roster');
     case 'assign':
+    case 'prefetch':
     case 'measure':
     case 'unload':
     case 'release':
@@ -60,6 +61,7 @@ export function route(kind: MessageKind, me: Role, from: Sender): Verdict {
     case 'answer-end':
       return me === 'member' && from.isLeader ? OK : refuse('only the leader answers');
     case 'state':
+    case 'prefetched':
     case 'profile':
     case 'error':
     case 'block-request':
