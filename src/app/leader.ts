@@ -154,10 +154,12 @@ export class Leader {
     toSelf.onMessage((m) => this.router.deliver(m, toSelf, this.senderOf(SELF)));
     this.heartbeat = new Heartbeat({
       watched: () => {
-        // While any phone measures itself or loads blocks, no one is judged: on a few shared cores (and
-        // on a phone running hot) one page's spinning calibration threads or block merges starve the
-        // others' main threads for a second or more. A closing tab is still noticed at once.
+        // While any phone measures itself or loads (or reads ahead) blocks, no one is judged: on a few
+        // shared cores (and on a phone running hot) one page's spinning calibration threads or block
+        // reads starve the others' main threads for a second or more. A closing tab is still noticed
+        // at once.
         const phones = this.roster.phones;
+        if (this.plans.readingAhead) return [];
         if (phones.some((p) => p.state === 'loading' || this.plans.measuring(p.id))) return [];
         return (this.plans.roomPlan?.plan.stages ?? [])
           .map((s) => s.phoneId)

@@ -43,6 +43,7 @@ export interface ScenarioReport {
     toPlan: string;
     stages: { phone: number | string; firstBlock: number; lastBlock: number }[];
     pauseMs: number;
+    readAheadMs: number;
     loadMs: number;
     replayMs: number;
   }[];
@@ -103,6 +104,7 @@ export function reportOf(
         toPlan: e.toPlan,
         stages,
         pauseMs: e.pauseMs,
+        readAheadMs: e.readAheadMs,
         loadMs: e.loadMs,
         replayMs: e.replayMs,
       });

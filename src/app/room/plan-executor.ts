@@ -69,6 +69,11 @@ export class PlanExecutor {
     else this.arm(key, w); // progress: the phone is alive, give it another idle period
   }
 
+  /** Phones are reading their next blocks ahead (a busy time for them, like a load). */
+  get readingAhead(): boolean {
+    return this.prefetches.size > 0;
+  }
+
   /** A phone's answer to a `prefetch`. */
   onPrefetched(phoneId: string, m: MessageOf<'prefetched'>): void {
     this.prefetches.resolve(`${phoneId}:${m.planId}`, m);

@@ -23,6 +23,11 @@ export interface ReplanEvent {
   readonly toPlan: string;
   readonly stages: readonly StagePlan[];
   readonly pauseMs: number;
+  /**
+   * Before the pause, while the answers still ran: phones new to the room loading, phones moving to
+   * other blocks reading them ahead (after a fault the answers were already held through it).
+   */
+  readonly readAheadMs: number;
   /** Of the pause: the phones loading their new blocks, then the answers' caches rebuilt (replay). */
   readonly loadMs: number;
   readonly replayMs: number;
@@ -81,6 +86,7 @@ export class PlanSwitch {
     this.deps.setStatus(`loading blocks (${target.planner})…`);
     // Phones new to the room load their blocks while the answers still run on the plan before: only
     // the phones that change what they hold make the answers wait.
+    const ahead = performance.now();
     if (this.driver) await this.deps.executor.prepare(target.plan, this.assignmentsFor(target.plan));
     const t0 = performance.now();
     const atToken = this.driver?.tokensOut ?? 0;
@@ -99,6 +105,7 @@ export class PlanSwitch {
           lastBlock,
         })),
         pauseMs: performance.now() - t0,
+        readAheadMs: t0 - ahead,
         loadMs,
         replayMs,
         at: Date.now(),

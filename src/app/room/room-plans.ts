@@ -270,6 +270,11 @@ export class RoomPlans {
   }
 
   /** Whether this phone is measuring itself now. */
+  /** Phones are reading the blocks of the plan the room is about to move to. */
+  get readingAhead(): boolean {
+    return this.executor.readingAhead;
+  }
+
   measuring(id: string): boolean {
     return this.measurements.measuring(id);
   }
