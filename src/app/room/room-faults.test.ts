@@ -2,7 +2,7 @@
  * Phones leaving mid-answer, in Node on the in-memory network: the rest re-plan and the answer goes on
  * from its last token with exactly the ids of an undisturbed run (stories260k's reference).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FaultEvent } from './room-plans';
 import { greedy, openTestRoom, storiesReference, type TestRoom } from './test-room';
 
@@ -71,5 +71,32 @@ describe('a phone leaves mid-answer', () => {
     });
     expect(r.generatedIds).toEqual(p.generated_ids);
     expect(leader.roomPlan!.plan.stages).toHaveLength(1);
+  }, 60_000);
+
+  it('with three answers in flight, each goes on token-identical and the stages left free every cache', async () => {
+    const refs = (await storiesReference()).slice(0, 3);
+    room = await openTestRoom(3);
+    const { leader, members, backends } = room;
+    const leaving = members[0]!;
+    let left = false;
+    const answers = refs.map((p, i) =>
+      leader.generate({ text: p.prompt }, greedy(p.generated_ids.length), (_t, ids) => {
+        if (i === 0 && ids.length === 6 && !left) {
+          left = true;
+          leaving.destroy();
+        }
+      }),
+    );
+    const results = await Promise.all(answers);
+    results.forEach((r, i) => expect(r.generatedIds, refs[i]!.prompt).toEqual(refs[i]!.generated_ids));
+    const faults = leader.history.filter((e) => e.kind === 'fault');
+    expect(faults).toHaveLength(1);
+    // The three answers were rebuilt on the phones left, then released there.
+    const held = async () => {
+      let bytes = 0;
+      for (const [id, b] of backends) if (id !== leaving.id) bytes += (await b.stats()).kvBytes;
+      return bytes;
+    };
+    await vi.waitFor(async () => expect(await held()).toBe(0), { timeout: 3000 });
   }, 60_000);
 });
