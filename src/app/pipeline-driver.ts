@@ -17,9 +17,12 @@ import { TextStream } from '../core/pipeline/text-stream';
 import type { AskInput, Message, MessageOf, SamplingParams } from '../core/protocol/messages';
 import { leaderInputs, type Plan } from '../core/room/plan';
 import type { NamedTensors } from '../core/tensor';
+import { promptOf } from './prompt';
 
 export interface GenerationOutput extends GenerationResult {
   readonly promptIds: number[];
+  /** For a conversation: the text the model's chat template rendered, before tokenization. */
+  readonly promptText?: string;
   /** The answer's text, decoded after its prompt (a continuation keeps its leading space). */
   readonly text: string;
   readonly tokensPerSecond: number;
@@ -277,7 +280,8 @@ export class PipelineDriver {
     requestId: string,
     onToken: OnToken,
   ): Promise<GenerationOutput> {
-    const promptIds = 'ids' in input ? [...input.ids] : this.encode(input.text);
+    const prompt = promptOf(input, this.tokenizer);
+    const promptIds = prompt.ids;
     const stream = new TextStream((ids) => this.decode(ids), promptIds);
     const seq: Sequence = {
       lastStep: -1,
@@ -297,7 +301,10 @@ export class PipelineDriver {
           requestId,
           promptIds,
           params,
-          stopIds: stopIdsOf(this.manifest.config, this.manifest.generationConfig),
+          stopIds: new Set([
+            ...stopIdsOf(this.manifest.config, this.manifest.generationConfig),
+            ...prompt.stopIds,
+          ]),
           inputSpecs: this.inputSpecs,
           signal: seq.abort.signal,
           prefillChunk: this.prefillChunk,
@@ -316,6 +323,7 @@ export class PipelineDriver {
       return {
         ...result,
         promptIds,
+        ...(prompt.renderedText === null ? {} : { promptText: prompt.renderedText }),
         text: stream.text,
         timeToFirstTokenMs: firstTokenMs,
         tokensPerSecond:

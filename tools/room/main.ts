@@ -10,11 +10,11 @@ import { ensureAppBuilt } from '../app-build';
 import { runCli } from '../cli';
 import { reexecInNetns } from '../netns';
 import { DEFAULT_MODEL, prepareModel } from './prepare-models';
-import { asksOf, manyResult, type PromptSpec, readPromptsFile } from './prompts';
+import { asksOf, manyResult, type PromptSpec, readChat, readPromptsFile } from './prompts';
 import { parseChanges } from './scenario';
 import { SimulatedRoom } from './simulator';
 
-const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text"… | --prompts-file F.json | --prompt-ids 1,2,3)
+const HELP = `Usage: npm run room -- [--model <dir>] [--devices N] (--prompt "text"… | --prompts-file F.json | --chat F.json | --prompt-ids 1,2,3)
          [--max-new-tokens K] [--temperature T] [--top-k K] [--top-p P] [--repetition-penalty R] [--seed S] [--json]
          [--planner solved|even] [--slowdown 1,2,4] [--memory 512,1024,2048]
          [--webgpu] [--decode auto,wasm,webgpu] [--prefill auto,webgpu,auto]
@@ -44,6 +44,9 @@ then gives results [{prompt, phone, promptIds, generatedIds, text, tokensPerSeco
 aggregateTokensPerSecond and batching [{phone, batchedSteps, largestBatch, meanBatch}]. --max-in-flight K lets at most K answers run at once (the rest queue).
 --batching on (default) lets the one-token steps of several answers that meet at a phone while it is
 busy run together in one onnxruntime call; off runs each answer's step alone.
+--chat <file.json | json> asks one conversation (an array of {role, content}; a file when the path
+exists): the leader renders it with the model's own chat template and the answer is the assistant's
+next message; --json then gives results as above, with promptText, the text the template rendered.
 `;
 
 async function main(): Promise<number> {
@@ -53,6 +56,7 @@ async function main(): Promise<number> {
       devices: { type: 'string', default: '3' },
       prompt: { type: 'string', multiple: true },
       'prompts-file': { type: 'string' },
+      chat: { type: 'string' },
       'max-in-flight': { type: 'string' },
       'prompt-ids': { type: 'string' },
       'max-new-tokens': { type: 'string', default: '32' },
@@ -118,9 +122,11 @@ async function main(): Promise<number> {
   if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1))
     throw new Error('--max-in-flight is a whole number ≥ 1');
   if (maxInFlight !== undefined) settings[0]!.maxInFlight = String(maxInFlight);
-  const specs: PromptSpec[] = values['prompts-file']
-    ? readPromptsFile(values['prompts-file'])
-    : (values.prompt ?? []).map((prompt) => ({ prompt }));
+  const specs: PromptSpec[] = values.chat
+    ? [readChat(values.chat)]
+    : values['prompts-file']
+      ? readPromptsFile(values['prompts-file'])
+      : (values.prompt ?? []).map((prompt) => ({ prompt }));
   const changes = parseChanges(values, devices);
   const planner = values.planner;
   if (planner !== 'solved' && planner !== 'even') throw new Error('--planner is solved or even');
@@ -150,7 +156,8 @@ async function main(): Promise<number> {
       repetitionPenalty: num(values['repetition-penalty']),
       seed: num(values.seed),
     };
-    if (specs.length > 1) {
+    // A conversation goes in as messages (the leader renders them), as several prompts do.
+    if (specs.length > 1 || values.chat) {
       const defaults = { ...DEFAULT_SAMPLING, ...definedOnly(sampling) };
       const asks = asksOf(specs, devices, defaults);
       const many = manyResult(specs, asks, await room.askAll(asks));

@@ -3,13 +3,16 @@
  * array of strings, or of `{ prompt, phone?, maxNewTokens?, temperature?, seed? }`). Prompt i comes from
  * phone i mod N unless it names its phone. All are asked at the same moment (SimulatedRoom.askAll).
  */
-import { readFileSync } from 'node:fs';
-import type { SamplingParams } from '../../src/core/protocol/messages';
+import { existsSync, readFileSync } from 'node:fs';
+import { CHAT_ROLES, type ChatTurn, type SamplingParams } from '../../src/core/protocol/messages';
 import type { AskedAnswer } from '../../src/ui/debug-surface';
 import type { Ask } from './simulator';
 
 export interface PromptSpec {
+  /** The prompt's text: plain, or (with `chat`) the conversation's last message, for display. */
   readonly prompt: string;
+  /** A conversation the leader renders with the model's chat template. */
+  readonly chat?: readonly ChatTurn[];
   readonly phone?: number;
   readonly maxNewTokens?: number;
   readonly temperature?: number;
@@ -54,7 +57,7 @@ export function asksOf(specs: readonly PromptSpec[], devices: number, defaults: 
       throw new Error(`prompt ${i} asks from phone ${phone}, but there are ${devices} phone(s)`);
     return {
       phone,
-      input: { text: s.prompt },
+      input: s.chat ? { chat: s.chat } : { text: s.prompt },
       params: {
         ...defaults,
         ...(s.maxNewTokens !== undefined ? { maxNewTokens: s.maxNewTokens } : {}),
@@ -70,6 +73,7 @@ export interface ManyResult {
     prompt: string;
     phone: number;
     promptIds: number[];
+    promptText?: string;
     generatedIds: number[];
     text: string;
     tokensPerSecond: number;
@@ -93,6 +97,7 @@ export function manyResult(
       prompt: specs[i]!.prompt,
       phone: asks[i]!.phone,
       promptIds: a.promptIds,
+      ...(a.promptText === undefined ? {} : { promptText: a.promptText }),
       generatedIds: a.generatedIds,
       text: a.text,
       tokensPerSecond: a.tokensPerSecond,
@@ -102,4 +107,28 @@ export function manyResult(
     })),
     aggregateTokensPerSecond: wallMs > 0 ? tokens / (wallMs / 1000) : 0,
   };
+}
+
+/**
+ * `--chat`: one conversation, a JSON array of `{ role, content }` (system, user or assistant), read from
+ * the file when the argument names one, else parsed as JSON itself.
+ */
+export function readChat(arg: string): PromptSpec {
+  const from = existsSync(arg) ? `--chat ${arg}` : '--chat';
+  let json: unknown;
+  try {
+    json = JSON.parse(existsSync(arg) ? readFileSync(arg, 'utf8') : arg);
+  } catch (e) {
+    throw new Error(`${from}: not a file, nor JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!Array.isArray(json) || json.length === 0)
+    throw new Error(`${from}: expected a non-empty array of { role, content } messages`);
+  const chat = json.map((m: unknown, i): ChatTurn => {
+    const o = (m ?? {}) as Record<string, unknown>;
+    const role = CHAT_ROLES.find((r) => r === o.role);
+    if (!role || typeof o.content !== 'string')
+      throw new Error(`${from}: message ${i} needs a role (${CHAT_ROLES.join(', ')}) and a string content`);
+    return { role, content: o.content };
+  });
+  return { prompt: chat.at(-1)!.content, chat };
 }

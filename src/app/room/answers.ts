@@ -163,6 +163,7 @@ export class Answers {
             {
               outcome,
               promptIds: r.promptIds,
+              ...(r.promptText === undefined ? {} : { promptText: r.promptText }),
               generatedIds: r.generatedIds,
               tokensPerSecond: r.tokensPerSecond,
               timeToFirstTokenMs: job.firstTokenAt === null ? null : job.firstTokenAt - job.askedAt,

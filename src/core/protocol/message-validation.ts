@@ -27,6 +27,7 @@ import {
   ANSWER_OUTCOMES,
   ANSWER_STATES,
   type AskInput,
+  CHAT_ROLES,
   COMPUTE_BACKENDS,
   type DeviceCaps,
   type DeviceProfile,
@@ -162,7 +163,7 @@ export function validateMessage(header: unknown, kind: MessageKind, readTensor: 
           tokensPerSecond: readFiniteNumber(h, 'tokensPerSecond', p),
           timeToFirstTokenMs: ttft === null ? null : readFiniteNumber(h, 'timeToFirstTokenMs', p),
         },
-        { message: readOptionalString(h, 'message', p) },
+        { message: readOptionalString(h, 'message', p), promptText: readOptionalString(h, 'promptText', p) },
       );
     }
     case 'block-request':
@@ -182,7 +183,18 @@ function readAskInput(o: JsonObject, path: string): AskInput {
   const text = own(o, 'text');
   if (text !== undefined) return { text: readString(o, 'text', path) };
   if (own(o, 'ids') !== undefined) return { ids: readNonNegativeIntegerArray(o, 'ids', path) };
-  throw new ProtocolError(`${path} needs text or ids`);
+  if (own(o, 'chat') !== undefined) {
+    const chat = readArray(o, 'chat', path).map((v, i) => {
+      const m = expectObject(v, `${path}.chat[${i}]`);
+      return {
+        role: readOneOf(m, 'role', CHAT_ROLES, `${path}.chat[${i}]`),
+        content: readString(m, 'content', `${path}.chat[${i}]`),
+      };
+    });
+    if (chat.length === 0) throw new ProtocolError(`${path}.chat has no messages`);
+    return { chat };
+  }
+  throw new ProtocolError(`${path} needs text, ids or chat`);
 }
 
 /** Field types only; what values make sense is the sampler's to say (validateSamplingParams). */

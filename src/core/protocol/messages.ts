@@ -81,14 +81,29 @@ export type AnswerState = (typeof ANSWER_STATES)[number];
 export const ANSWER_OUTCOMES = ['done', 'stopped', 'failed', 'refused'] as const;
 export type AnswerOutcome = (typeof ANSWER_OUTCOMES)[number];
 
-/** The prompt of an answer: text for the leader's tokenizer, or token ids. */
-export type AskInput = { readonly text: string } | { readonly ids: readonly number[] };
+/** One message of a conversation. */
+export interface ChatTurn {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+export const CHAT_ROLES = ['system', 'user', 'assistant'] as const;
+
+/**
+ * The prompt of an answer: text for the leader's tokenizer, token ids, or a conversation the leader
+ * renders with the model's own chat template (its answer is the assistant's next message).
+ */
+export type AskInput =
+  | { readonly text: string }
+  | { readonly ids: readonly number[] }
+  | { readonly chat: readonly ChatTurn[] };
 
 export interface AnswerSummary {
   outcome: AnswerOutcome;
   /** Why it failed or was refused (the user reads it). */
   message?: string;
   promptIds: number[];
+  /** For a conversation: the text the model's chat template rendered, exactly as it was tokenized. */
+  promptText?: string;
   generatedIds: number[];
   tokensPerSecond: number;
   /** From asking to the first token, queueing included; null when no token came. */
