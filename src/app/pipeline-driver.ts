@@ -17,7 +17,8 @@ import { TextStream } from '../core/pipeline/text-stream';
 import type { AskInput, Message, MessageOf, SamplingParams } from '../core/protocol/messages';
 import { leaderInputs, type Plan } from '../core/room/plan';
 import type { NamedTensors } from '../core/tensor';
-import { promptOf } from './prompt';
+import { newTokensWithin, promptOf } from './prompt';
+import { planContext } from './room-planner';
 
 export interface GenerationOutput extends GenerationResult {
   readonly promptIds: number[];
@@ -282,6 +283,13 @@ export class PipelineDriver {
   ): Promise<GenerationOutput> {
     const prompt = promptOf(input, this.tokenizer);
     const promptIds = prompt.ids;
+    // The answer ends where the room's context does, whatever it asked for.
+    const maxNewTokens = newTokensWithin(
+      prompt,
+      params.maxNewTokens,
+      planContext(this.manifest),
+      'chat' in input,
+    );
     const stream = new TextStream((ids) => this.decode(ids), promptIds);
     const seq: Sequence = {
       lastStep: -1,
@@ -289,7 +297,7 @@ export class PipelineDriver {
       fed: [],
       abort: new AbortController(),
       failure: null,
-      maxNewTokens: params.maxNewTokens,
+      maxNewTokens,
     };
     this.sequences.set(requestId, seq);
     const ids: number[] = [];
@@ -300,7 +308,7 @@ export class PipelineDriver {
         {
           requestId,
           promptIds,
-          params,
+          params: { ...params, maxNewTokens },
           stopIds: new Set([
             ...stopIdsOf(this.manifest.config, this.manifest.generationConfig),
             ...prompt.stopIds,

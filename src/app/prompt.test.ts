@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../adapters/tokenizer/hf-tokenizer';
-import { promptOf } from './prompt';
+import { newTokensWithin, promptOf } from './prompt';
 
 const MODELS = path.resolve(import.meta.dirname, '../../../shared/models');
 const json = (p: string) => JSON.parse(readFileSync(path.join(MODELS, p), 'utf8')) as Record<string, unknown>;
@@ -97,5 +97,13 @@ describe('promptOf', () => {
 
   it('ids pass through untouched', () => {
     expect(promptOf({ ids: [5, 6] }, null)).toEqual({ ids: [5, 6], renderedText: null, stopIds: [] });
+  });
+
+  it('an answer writes at most what the context leaves; a prompt that fills it says what to do', () => {
+    const p = { ids: new Array(500).fill(7), renderedText: null, stopIds: [] };
+    expect(newTokensWithin(p, 64, 512, false)).toBe(12);
+    expect(newTokensWithin(p, 8, 512, false)).toBe(8);
+    expect(() => newTokensWithin(p, 8, 500, false)).toThrow(/500 tokens.*500 at most.*shorten it/);
+    expect(() => newTokensWithin(p, 8, 400, true)).toThrow(/drop the conversation’s oldest turns/);
   });
 });

@@ -30,3 +30,24 @@ export function promptOf(input: AskInput, tokenizer: TextTokenizer | null): Prom
     stopIds: tokenizer.chat.stopIds,
   };
 }
+
+/**
+ * How many tokens an answer may write in a context of `context` tokens: its limit, or what room the
+ * prompt leaves. A prompt that leaves no room fails with what to do about it (never a runtime error from
+ * positions past the model's table).
+ */
+export function newTokensWithin(
+  prompt: Prompt,
+  maxNewTokens: number,
+  context: number,
+  chat: boolean,
+): number {
+  const room = context - prompt.ids.length;
+  if (room <= 0) {
+    const fix = chat ? 'drop the conversation’s oldest turns, or start a new one' : 'shorten it';
+    throw new Error(
+      `the prompt is ${prompt.ids.length} tokens, and this room holds ${context} at most (prompt and answer together): ${fix}`,
+    );
+  }
+  return Math.min(maxNewTokens, room);
+}

@@ -155,4 +155,15 @@ describe('a room that holds one answer at a time', () => {
     expect(r.outcome).toBe('refused');
     expect(r.message).toMatch(/topP/);
   });
+
+  it('an answer stops where the context ends; a prompt longer than the context fails with what to do', async () => {
+    const m = room.members[0]!;
+    // stories260k holds 512 positions: a 505-token prompt leaves room for 7 tokens, whatever is asked.
+    const near = await ask(room, m, 'near', { ids: [1, ...new Array(504).fill(300)] }, greedy(64)).end;
+    expect(near.outcome).toBe('done');
+    expect(near.generatedIds.length).toBeLessThanOrEqual(7);
+    const over = await ask(room, m, 'over', { ids: new Array(600).fill(300) }, greedy(4)).end;
+    expect(over.outcome).toBe('failed');
+    expect(over.message).toMatch(/600 tokens.*512 at most.*shorten it/);
+  }, 60_000);
 });
