@@ -106,4 +106,12 @@ describe('promptOf', () => {
     expect(() => newTokensWithin(p, 8, 500, false)).toThrow(/500 tokens.*500 at most.*shorten it/);
     expect(() => newTokensWithin(p, 8, 400, true)).toThrow(/drop the conversation’s oldest turns/);
   });
+
+  it('a template that does not parse leaves completion working; a conversation says why', () => {
+    const t = stories('{% for message in messages %}{{ message.content }');
+    expect(promptOf({ text: 'Once' }, t).ids[0]).toBe(1);
+    expect(() => promptOf({ chat: [{ role: 'user', content: 'hi' }] }, t)).toThrow(
+      /chat template does not parse/,
+    );
+  });
 });

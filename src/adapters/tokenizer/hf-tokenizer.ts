@@ -78,11 +78,24 @@ export function loadTokenizer(tokenizerJson: unknown, tokenizerConfig: unknown):
     tokenizerJson as ConstructorParameters<typeof Tokenizer>[0],
     config as ConstructorParameters<typeof Tokenizer>[1],
   );
-  const template = ChatTemplate.fromTokenizerConfig(config);
-  const chat: ChatFormat | null = template && {
-    render: (messages) => template.render(messages, { addGenerationPrompt: true }),
-    stopIds: endOfTurnIds(template, specialTokensOf(tokenizerJson)),
-  };
+  let chat: ChatFormat | null;
+  try {
+    const template = ChatTemplate.fromTokenizerConfig(config);
+    chat = template && {
+      render: (messages) => template.render(messages, { addGenerationPrompt: true }),
+      stopIds: endOfTurnIds(template, specialTokensOf(tokenizerJson)),
+    };
+  } catch (e) {
+    // A template this renderer cannot read must not keep the model from loading: plain completion
+    // still works, and a conversation fails with the reason.
+    const why = e instanceof Error ? e.message : String(e);
+    chat = {
+      render: () => {
+        throw new Error(why);
+      },
+      stopIds: [],
+    };
+  }
   return {
     encode: (text, opts = {}) => t.encode(text, { add_special_tokens: opts.specialTokens ?? true }).ids,
     decode: (ids) => t.decode([...ids], { skip_special_tokens: true }),
